@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Installs the checking tools the tests use into .tools/ (git-ignored), offline where the machine
+# allows it, and writes the Terraform CLI configuration. Idempotent: a second run only verifies.
+#
+#   .tools/terraformrc        provider_installation: filesystem mirror for the hashicorp providers
+#                             found locally, direct (the registry) for everything else
+#   .tools/tf-mirror/         registry-layout mirror of those providers (links to the binaries)
+#   .tools/bin/helm           helm 3 (from PATH, or built with Go)
+#   .tools/bin/actionlint     actionlint (from PATH, or built with Go)
+#   .tools/venv/              kubernetes-validate, checkov, moto[server] (pinned, from PyPI)
+#
+# Environment:
+#   TF_PLUGIN_MIRROR  colon-separated folders in registry layout
+#                     (registry.terraform.io/hashicorp/<name>/<version>/linux_amd64/) to mirror too
+#   TOOLS_DIR         where to install (default: <repo>/.tools)
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools_dir="${TOOLS_DIR:-$repo_root/.tools}"
+bin_dir="$tools_dir/bin"
+HELM_VERSION="v3.19.0"
+ACTIONLINT_VERSION="v1.7.12"
+MIN_TERRAFORM="1.10.0"
+requirements="$repo_root/scripts/requirements-tools.txt"
+
+mkdir -p "$bin_dir"
+
+fail() {
+  printf 'tools: %s\n' "$*" >&2
+  exit 1
+}
+log() { printf 'tools: %s\n' "$*"; }
+
+version_ge() { # version_ge A B: A >= B (dotted numbers)
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+# --- terraform -----------------------------------------------------------------------------------
+command -v terraform >/dev/null 2>&1 ||
+  fail "terraform not found on PATH. Install Terraform >= $MIN_TERRAFORM (https://developer.hashicorp.com/terraform/install)."
+tf_version="$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | head -n1)"
+version_ge "$tf_version" "$MIN_TERRAFORM" ||
+  fail "terraform $tf_version is too old: S3-native locking (use_lockfile) needs >= $MIN_TERRAFORM."
+
+# --- Terraform CLI configuration and provider mirror ---------------------------------------------
+mirror="$tools_dir/tf-mirror"
+rm -rf "$mirror"
+mkdir -p "$mirror" "$tools_dir/tf-plugin-cache"
+mirror_sources=(/opt/tf-plugins)
+if [ -n "${TF_PLUGIN_MIRROR:-}" ]; then
+  IFS=':' read -r -a extra <<<"$TF_PLUGIN_MIRROR"
+  for dir in "${extra[@]}"; do
+    [ -d "$dir" ] || fail "TF_PLUGIN_MIRROR names '$dir', which is not a folder (expected registry layout: registry.terraform.io/hashicorp/<name>/<version>/<os>_<arch>/)."
+    mirror_sources+=("$dir")
+  done
+fi
+declare -A mirrored=()
+for src in "${mirror_sources[@]}"; do
+  [ -d "$src/registry.terraform.io/hashicorp" ] || continue
+  for platform_dir in "$src"/registry.terraform.io/hashicorp/*/*/*_*; do
+    [ -d "$platform_dir" ] || continue
+    rel="${platform_dir#"$src"/}"
+    mkdir -p "$mirror/$rel"
+    # Terraform does not follow a directory symlink in a mirror, so link each file.
+    for file in "$platform_dir"/*; do
+      [ -f "$file" ] && ln -sf "$file" "$mirror/$rel/$(basename "$file")"
+    done
+    name="$(basename "$(dirname "$(dirname "$platform_dir")")")"
+    version="$(basename "$(dirname "$platform_dir")")"
+    mirrored["$name"]+="$version "
+  done
+done
+
+include_list=""
+for name in "${!mirrored[@]}"; do
+  include_list+="\"registry.terraform.io/hashicorp/$name\", "
+done
+include_list="${include_list%, }"
+{
+  echo "# Written by scripts/tools.sh. Providers found locally come from the mirror; the rest from the registry."
+  echo "plugin_cache_dir = \"$tools_dir/tf-plugin-cache\""
+  echo "provider_installation {"
+  if [ -n "$include_list" ]; then
+    echo "  filesystem_mirror {"
+    echo "    path    = \"$mirror\""
+    echo "    include = [$include_list]"
+    echo "  }"
+    echo "  direct {"
+    echo "    exclude = [$include_list]"
+    echo "  }"
+  else
+    echo "  direct {}"
+  fi
+  echo "}"
+} >"$tools_dir/terraformrc"
+summary=""
+for name in $(printf '%s\n' "${!mirrored[@]}" | sort); do summary+="$name ${mirrored[$name]}"; done
+log "terraform $tf_version; local provider mirror: ${summary:-none} (others from the registry)"
+
+# --- helm ----------------------------------------------------------------------------------------
+go_install() { # go_install <module@version> <binary> [ldflags]
+  command -v go >/dev/null 2>&1 || return 1
+  GOBIN="$bin_dir" GOFLAGS="-trimpath" go install -ldflags "${3:-}" "$1"
+}
+helm_ok() { "$1" version --template '{{.Version}}' 2>/dev/null | grep -q '^v3\.'; }
+if [ -x "$bin_dir/helm" ] && helm_ok "$bin_dir/helm"; then
+  :
+elif command -v helm >/dev/null 2>&1 && helm_ok "$(command -v helm)"; then
+  ln -sf "$(command -v helm)" "$bin_dir/helm"
+else
+  log "building helm $HELM_VERSION with Go (a few minutes the first time)"
+  go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" helm \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" ||
+    fail "helm 3 not found and could not be built. Install helm $HELM_VERSION (https://helm.sh/docs/intro/install/) or Go >= 1.24 so this script can build it."
+fi
+log "helm $("$bin_dir/helm" version --template '{{.Version}}')"
+
+# --- actionlint ----------------------------------------------------------------------------------
+if [ -x "$bin_dir/actionlint" ]; then
+  :
+elif command -v actionlint >/dev/null 2>&1; then
+  ln -sf "$(command -v actionlint)" "$bin_dir/actionlint"
+else
+  log "building actionlint $ACTIONLINT_VERSION with Go"
+  go_install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" actionlint ||
+    fail "actionlint not found and could not be built. Install actionlint $ACTIONLINT_VERSION (https://github.com/rhysd/actionlint) or Go so this script can build it."
+fi
+log "actionlint $("$bin_dir/actionlint" --version | head -n1)"
+
+# --- Python tools (kubernetes-validate, checkov, moto) -------------------------------------------
+venv="$tools_dir/venv"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  command -v python3 >/dev/null 2>&1 ||
+    fail "python3 not found. Install Python >= 3.10 (with venv) for kubernetes-validate, checkov and moto."
+  log "installing $(grep -cv '^#' "$requirements") Python tools into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || fail "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)."
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" ||
+    fail "pip could not install $requirements (kubernetes-validate, checkov, moto[server]); check access to PyPI."
+  echo "$want" >"$stamp"
+fi
+for tool in kubernetes-validate checkov moto_server; do
+  [ -x "$venv/bin/$tool" ] || fail "$tool missing from $venv: delete $venv and run npm run tools again."
+done
+log "python tools: $("$venv/bin/pip" list --format=freeze 2>/dev/null | grep -iE '^(kubernetes-validate|checkov|moto)==' | tr '\n' ' ')"
