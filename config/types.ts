@@ -1,0 +1,151 @@
+/**
+ * The typed shape of the platform's configuration. `config/settings.ts` holds the committed values;
+ * `config/load.ts` applies environment overrides and validation. Only `config/` reads the environment.
+ */
+
+/** The application environments; every per-environment block is keyed by one of these. */
+export const ENVIRONMENTS = ["dev", "prod"] as const;
+/** An application environment. */
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+
+/** Kubernetes minor versions EKS supports in standard support that this repository is tested with. */
+export const SUPPORTED_KUBERNETES_VERSIONS = ["1.31", "1.32", "1.33", "1.34", "1.35"] as const;
+
+/** A managed node group's size and machines. */
+export interface NodeGroupConfig {
+  /** EC2 instance types, for example `m7i.large`; several give Spot more pools to draw from. */
+  readonly instanceTypes: readonly string[];
+  /** `ON_DEMAND` or `SPOT`. */
+  readonly capacityType: "ON_DEMAND" | "SPOT";
+  /** Smallest number of nodes. */
+  readonly minSize: number;
+  /** Largest number of nodes. */
+  readonly maxSize: number;
+  /** Nodes at creation; later changes by the autoscaler or the off-hours schedule are kept. */
+  readonly desiredSize: number;
+  /** Root volume size in GiB (gp3, encrypted). */
+  readonly diskSizeGiB: number;
+}
+
+/** Scale a node group to zero outside working hours. */
+export interface OffHoursScheduleConfig {
+  /** Turn the schedule off to keep the node group's size around the clock. */
+  readonly enabled: boolean;
+  /** Cron expression (five fields, UTC or `timeZone`) at which the group scales to zero. */
+  readonly scaleDownCron: string;
+  /** Cron expression at which the group returns to its configured sizes. */
+  readonly scaleUpCron: string;
+  /** IANA time zone the cron expressions are read in, for example `Europe/Berlin`. */
+  readonly timeZone: string;
+}
+
+/** CPU and memory in Kubernetes quantity notation (`250m`, `1`, `256Mi`, `1Gi`). */
+export interface ResourceQuantities {
+  readonly cpu: string;
+  readonly memory: string;
+}
+
+/** The API's settings in one environment. */
+export interface ApiSettings {
+  /** Pod replicas when autoscaling is off, and the starting count when it is on. */
+  readonly replicas: number;
+  /** Horizontal pod autoscaling on CPU. */
+  readonly autoscaling: {
+    readonly enabled: boolean;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    /** Target average CPU utilisation in percent of requests. */
+    readonly targetCpuUtilization: number;
+  };
+  /** Container requests and limits. */
+  readonly resources: {
+    readonly requests: ResourceQuantities;
+    readonly limits: ResourceQuantities;
+  };
+  /** How the API is exposed. */
+  readonly service: {
+    /** `ClusterIP` (inside the cluster only) or `LoadBalancer` (an AWS NLB). */
+    readonly type: "ClusterIP" | "LoadBalancer";
+    /** NLB scheme when `type` is `LoadBalancer`. */
+    readonly scheme: "internal" | "internet-facing";
+    /** CIDRs allowed to reach an internet-facing load balancer; empty means anywhere. */
+    readonly sourceRanges: readonly string[];
+  };
+  /** The API's log level. */
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /** Image tag deployed; `IMAGE_TAG_<ENV>` overrides it. */
+  readonly imageTag: string;
+  /** How long Helm waits for the release to become ready before rolling back, in seconds. */
+  readonly helmTimeoutSeconds: number;
+}
+
+/** One application environment. */
+export interface EnvironmentConfig {
+  readonly name: EnvironmentName;
+  /** The node group that runs only this environment's workloads (`workload-env=<name>`). */
+  readonly nodeGroup: NodeGroupConfig;
+  /** Off-hours schedule for this environment's node group, if any. */
+  readonly offHours?: OffHoursScheduleConfig;
+  readonly api: ApiSettings;
+}
+
+/** Settings shared by every workspace. */
+export interface SharedConfig {
+  /** Short lower-case name used as a prefix for every resource. */
+  readonly project: string;
+  /** AWS region, for example `eu-west-1`. */
+  readonly region: string;
+  /** If set, every stack refuses to run against another AWS account. */
+  readonly accountId?: string;
+  /** GitHub repository (`owner/name`) whose workflows may assume the CI roles. */
+  readonly githubRepository: string;
+  /** Globally unique S3 bucket name for Terraform state. */
+  readonly stateBucket: string;
+  /** VPC CIDR block. */
+  readonly vpcCidr: string;
+  /** Availability zones to span (2 to 6). */
+  readonly azCount: number;
+  /** `single` NAT gateway (cheaper) or `per-az` (survives the loss of a zone). */
+  readonly natMode: "single" | "per-az";
+  /** EKS Kubernetes minor version. */
+  readonly kubernetesVersion: string;
+  /** CIDRs allowed to reach the public cluster endpoint; empty keeps the endpoint private only. */
+  readonly publicEndpointCidrs: readonly string[];
+  /** IAM role ARNs given cluster-admin through access entries. */
+  readonly clusterAdminRoleArns: readonly string[];
+  /** The always-on node group for cluster add-ons. */
+  readonly systemNodeGroup: NodeGroupConfig;
+  /** CloudWatch retention for flow logs and control-plane logs, in days. */
+  readonly logRetentionDays: number;
+  /** How many `sha-*` images the registry keeps. */
+  readonly keepShaImages: number;
+  /** Image tags that may be overwritten and so never deploy (`latest` always included). */
+  readonly mutableTags: readonly string[];
+  /** Days a noncurrent state object version is kept. */
+  readonly stateVersionRetentionDays: number;
+}
+
+/** Where the AWS provider and the S3 backend send their calls. */
+export type AwsTarget =
+  | { readonly kind: "aws" }
+  | {
+      /** An AWS-compatible endpoint (an emulator) with static test credentials. */
+      readonly kind: "endpoint";
+      readonly endpointUrl: string;
+      readonly accessKeyId: string;
+      readonly secretAccessKey: string;
+    };
+
+/** The whole, validated configuration. */
+export interface PlatformConfig {
+  readonly shared: SharedConfig;
+  readonly environments: Readonly<Record<EnvironmentName, EnvironmentConfig>>;
+  /** The API's version (from `api/package.json`), reported by the service. */
+  readonly appVersion: string;
+  /** The commit being deployed, when known (`GIT_SHA`). */
+  readonly gitSha?: string;
+  readonly target: AwsTarget;
+}
+
+/** Settings as committed, before environment overrides. */
+export type PlatformSettings = Omit<PlatformConfig, "target" | "gitSha" | "appVersion">;

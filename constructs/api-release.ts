@@ -1,0 +1,165 @@
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { DataKubernetesServiceV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-service-v1";
+import { LimitRangeV1 } from "@cdktf/provider-kubernetes/lib/limit-range-v1";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { ResourceQuotaV1 } from "@cdktf/provider-kubernetes/lib/resource-quota-v1";
+import { Construct } from "constructs";
+import { parseCpu, parseMemory } from "../config/rules";
+import type { ApiSettings, EnvironmentName } from "../config/types";
+
+/** Properties for {@link ApiRelease}. */
+export interface ApiReleaseProps {
+  readonly environment: EnvironmentName;
+  /** Namespace created for the release, labelled for Pod Security `restricted`. */
+  readonly namespace: string;
+  /** Helm release name; also the name of the API's Service. */
+  readonly releaseName: string;
+  /** Path of the chart, relative to the stack folder (a Terraform asset). */
+  readonly chartPath: string;
+  /** Image repository URL (from the shared registry). */
+  readonly imageRepository: string;
+  readonly settings: ApiSettings;
+  /** The API's version and commit, reported by `/version`. */
+  readonly appVersion: string;
+  readonly gitSha?: string;
+  /** Node label selector that keeps pods on the environment's node group. */
+  readonly nodeSelector: Record<string, string>;
+  /**
+   * How many old release revisions Helm keeps for rollback.
+   * @default 10
+   */
+  readonly maxHistory?: number;
+}
+
+/** Pod Security Standard labels: enforce, audit and warn at `restricted`. */
+export const POD_SECURITY_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/enforce-version": "latest",
+  "pod-security.kubernetes.io/audit": "restricted",
+  "pod-security.kubernetes.io/warn": "restricted",
+};
+
+/** The chart values for one release, built from typed settings (the chart's values.yaml documents each). */
+export function chartValues(props: ApiReleaseProps): Record<string, unknown> {
+  const s = props.settings;
+  return {
+    image: { repository: props.imageRepository, tag: s.imageTag },
+    replicaCount: s.replicas,
+    autoscaling: {
+      enabled: s.autoscaling.enabled,
+      minReplicas: s.autoscaling.minReplicas,
+      maxReplicas: s.autoscaling.maxReplicas,
+      targetCPUUtilizationPercentage: s.autoscaling.targetCpuUtilization,
+    },
+    resources: {
+      requests: { ...s.resources.requests },
+      limits: { ...s.resources.limits },
+    },
+    app: {
+      env: props.environment,
+      version: props.appVersion,
+      gitSha: props.gitSha ?? "",
+      logLevel: s.logLevel,
+    },
+    service: {
+      type: s.service.type,
+      loadBalancer: { scheme: s.service.scheme, sourceRanges: [...s.service.sourceRanges] },
+    },
+    nodeSelector: props.nodeSelector,
+  };
+}
+
+/**
+ * Quota for a namespace: room for the largest replica count twice over (a rolling update surges) plus
+ * the `helm test` pod, at the container's requests and limits.
+ */
+export function namespaceQuota(settings: ApiSettings): Record<string, string> {
+  const maxReplicas = settings.autoscaling.enabled
+    ? settings.autoscaling.maxReplicas
+    : settings.replicas;
+  const pods = maxReplicas * 2 + 2;
+  const cpu = (q: string) => `${parseCpu(q)! * pods}m`;
+  const memory = (q: string) => `${Math.ceil((parseMemory(q)! * pods) / 2 ** 20)}Mi`;
+  const r = settings.resources;
+  return {
+    pods: String(pods),
+    "requests.cpu": cpu(r.requests.cpu),
+    "requests.memory": memory(r.requests.memory),
+    "limits.cpu": cpu(r.limits.cpu),
+    "limits.memory": memory(r.limits.memory),
+    "services.loadbalancers": "2",
+  };
+}
+
+/**
+ * One installation of the API: its namespace (Pod Security `restricted`, a ResourceQuota and a
+ * LimitRange) and a Helm release of the chart that is atomic, waits for readiness, cleans up a failed
+ * install and keeps a bounded history.
+ */
+export class ApiRelease extends Construct {
+  public readonly release: Release;
+  public readonly namespaceName: string;
+  /** Hostname of the Service's load balancer (empty for a ClusterIP Service). */
+  public readonly serviceHostname: string;
+
+  constructor(scope: Construct, id: string, props: ApiReleaseProps) {
+    super(scope, id);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(props.namespace)) {
+      throw new Error(
+        `ApiRelease: namespace must be a DNS label (RFC 1123, at most 63 characters), got "${props.namespace}"`,
+      );
+    }
+    if (!/^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/.test(props.releaseName)) {
+      throw new Error(
+        `ApiRelease: releaseName must be a DNS label of at most 53 characters (Helm's limit), got "${props.releaseName}"`,
+      );
+    }
+    const labels = {
+      ...POD_SECURITY_LABELS,
+      "app.kubernetes.io/part-of": "api",
+      [Object.keys(props.nodeSelector)[0] ?? "workload-env"]: props.environment,
+    };
+    const namespace = new NamespaceV1(this, "Namespace", {
+      metadata: { name: props.namespace, labels },
+    });
+    const r = props.settings.resources;
+    new ResourceQuotaV1(this, "Quota", {
+      metadata: { name: "api-quota", namespace: namespace.metadata.name },
+      spec: { hard: namespaceQuota(props.settings) },
+    });
+    new LimitRangeV1(this, "Limits", {
+      metadata: { name: "api-limits", namespace: namespace.metadata.name },
+      spec: {
+        limit: [
+          {
+            type: "Container",
+            default: { ...r.limits },
+            defaultRequest: { ...r.requests },
+            max: { ...r.limits },
+          },
+        ],
+      },
+    });
+
+    this.release = new Release(this, "Release", {
+      name: props.releaseName,
+      namespace: namespace.metadata.name,
+      chart: props.chartPath,
+      values: [JSON.stringify(chartValues(props))],
+      atomic: true,
+      wait: true,
+      cleanupOnFail: true,
+      timeout: props.settings.helmTimeoutSeconds,
+      maxHistory: props.maxHistory ?? 10,
+      createNamespace: false,
+      dependencyUpdate: false,
+    });
+
+    const service = new DataKubernetesServiceV1(this, "Service", {
+      metadata: { name: props.releaseName, namespace: namespace.metadata.name },
+      dependsOn: [this.release],
+    });
+    this.namespaceName = namespace.metadata.name;
+    this.serviceHostname = service.status.get(0).loadBalancer.get(0).ingress.get(0).hostname;
+  }
+}

@@ -1,0 +1,80 @@
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { AssetType, Fn, TerraformAsset, TerraformOutput } from "cdktf";
+import type { Construct } from "constructs";
+import { join } from "node:path";
+import type { EnvironmentConfig } from "../config";
+import { ApiRelease } from "../constructs/api-release";
+import { PlatformStack, type PlatformStackProps } from "./base";
+import { WORKLOAD_ENV_LABEL } from "./shared";
+
+/** What an environment needs from the shared stack: typed references, not names. */
+export interface ClusterReference {
+  readonly clusterName: string;
+  readonly clusterEndpoint: string;
+  /** Base64 PEM, as EKS returns it. */
+  readonly clusterCertificateAuthorityData: string;
+  readonly repositoryUrl: string;
+}
+
+/** Properties for {@link ApiStack}. */
+export interface ApiStackProps extends PlatformStackProps {
+  readonly environment: EnvironmentConfig;
+  readonly cluster: ClusterReference;
+  readonly appVersion: string;
+  readonly gitSha?: string;
+}
+
+/** The chart, shipped inside the synthesized stack so a plan works on any machine. */
+const CHART_DIR = join(__dirname, "..", "helm", "api");
+
+/**
+ * `dev` and `prod`: one class, one instance per environment. The API's namespace and Helm release on the
+ * shared cluster, with the image tag chosen for the environment.
+ */
+export class ApiStack extends PlatformStack {
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, { ...props, remoteState: true });
+    const { cluster, environment } = props;
+
+    // Short-lived tokens from `aws eks get-token` on every call, never a token that expires mid-apply.
+    const exec = {
+      apiVersion: "client.authentication.k8s.io/v1beta1",
+      command: "aws",
+      args: [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        cluster.clusterName,
+        "--region",
+        props.shared.region,
+        "--output",
+        "json",
+      ],
+    };
+    const connection = {
+      host: cluster.clusterEndpoint,
+      clusterCaCertificate: Fn.base64decode(cluster.clusterCertificateAuthorityData),
+    };
+    new KubernetesProvider(this, "kubernetes", { ...connection, exec: [exec] });
+    new HelmProvider(this, "helm", { kubernetes: { ...connection, exec } });
+
+    const chart = new TerraformAsset(this, "Chart", { path: CHART_DIR, type: AssetType.DIRECTORY });
+    const api = new ApiRelease(this, "Api", {
+      environment: environment.name,
+      namespace: `api-${environment.name}`,
+      releaseName: "api",
+      chartPath: chart.path,
+      imageRepository: cluster.repositoryUrl,
+      settings: environment.api,
+      appVersion: props.appVersion,
+      gitSha: props.gitSha,
+      nodeSelector: { [WORKLOAD_ENV_LABEL]: environment.name },
+    });
+
+    new TerraformOutput(this, "namespace", { value: api.namespaceName });
+    new TerraformOutput(this, "image_tag", { value: environment.api.imageTag });
+    new TerraformOutput(this, "service_hostname", { value: api.serviceHostname });
+    new TerraformOutput(this, "service_url", { value: `http://${api.serviceHostname}` });
+  }
+}
