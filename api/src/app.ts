@@ -1,0 +1,162 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from "fastify";
+import { AccessLog } from "./access-log";
+import type { Config } from "./config";
+import { errorBody, handleError } from "./errors";
+import { Lifecycle } from "./lifecycle";
+import { Metrics } from "./metrics";
+import { healthRoutes } from "./routes/health";
+import { metricsRoute } from "./routes/metrics";
+import { rootRoute } from "./routes/root";
+import { versionRoute } from "./routes/version";
+
+/** Timeouts of the HTTP server; the server file owns their values. */
+export interface ServerTimeouts {
+  /**
+   * How long an idle keep-alive connection stays open. Keep it above the load balancer's idle
+   * timeout (60 s on AWS load balancers) so the balancer, not the server, closes idle connections.
+   */
+  readonly keepAliveTimeoutMs: number;
+  /** Most time allowed to receive a whole request. */
+  readonly requestTimeoutMs: number;
+  /** Most time allowed to receive the request headers (slow-loris protection). */
+  readonly headersTimeoutMs: number;
+}
+
+/** Properties for {@link buildApp}. */
+export interface BuildAppProps {
+  /** The validated configuration. */
+  readonly config: Config;
+  /**
+   * Process state that readiness reports.
+   * @default a new Lifecycle, in state `starting` (readiness 503)
+   */
+  readonly lifecycle?: Lifecycle;
+  /**
+   * Logger for access lines and errors.
+   * @default no logging
+   */
+  readonly logger?: FastifyBaseLogger;
+  /**
+   * Request metrics.
+   * @default a new Metrics with its own registry
+   */
+  readonly metrics?: Metrics;
+  /**
+   * HTTP server timeouts.
+   * @default Node.js and fastify defaults
+   */
+  readonly timeouts?: ServerTimeouts;
+}
+
+/** The API takes no request bodies; anything larger than this is refused with 413 unread. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** A client-supplied `x-request-id` is kept only in this shape; anything else is replaced. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Response headers for a JSON API that browsers should never render, frame or cache. HSTS is
+ * left to the TLS-terminating load balancer: this server speaks plain HTTP inside the cluster.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "cache-control": "no-store",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "cross-origin-resource-policy": "same-origin",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+};
+
+function requestId(req: IncomingMessage): string {
+  const header = req.headers["x-request-id"];
+  return typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+function decorate(reply: FastifyReply, id: string): void {
+  reply.headers(SECURITY_HEADERS);
+  reply.header("x-request-id", id);
+}
+
+/** Malformed URLs (bad percent-encoding) are refused before routing, so before any hook. */
+function answerFrameworkError(error: FastifyError, id: string, reply: FastifyReply): void {
+  decorate(reply, id);
+  const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 400;
+  void reply.code(status).send(errorBody(status, error.message));
+}
+
+/**
+ * Builds the API. It never listens: the server file listens and owns shutdown, and tests call
+ * `inject()` on what this returns.
+ */
+export function buildApp(props: BuildAppProps): FastifyInstance {
+  const { config, timeouts } = props;
+  const lifecycle = props.lifecycle ?? new Lifecycle();
+  const metrics = props.metrics ?? new Metrics();
+
+  const app = Fastify({
+    ...(props.logger ? { loggerInstance: props.logger } : { logger: false }),
+    genReqId: requestId,
+    requestIdHeader: false,
+    logController: new AccessLog(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    // During shutdown, requests that still arrive on open connections are served (with
+    // `Connection: close`) rather than refused: dropping none is the point of draining.
+    return503OnClosing: false,
+    forceCloseConnections: "idle",
+    ...(timeouts && {
+      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      http: { headersTimeout: timeouts.headersTimeoutMs },
+    }),
+    frameworkErrors: (error, request, reply) =>
+      answerFrameworkError(error, request.id, reply as FastifyReply),
+  });
+
+  // Method lists per path, for 405 answers with an `Allow` header.
+  const routeMethods = new Map<string, Set<string>>();
+  app.addHook("onRoute", (route) => {
+    const methods = routeMethods.get(route.url) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    routeMethods.set(route.url, methods);
+  });
+
+  app.addHook("onRequest", (request, reply, done) => {
+    decorate(reply, request.id);
+    done();
+  });
+
+  app.addHook("onResponse", (request, reply, done) => {
+    metrics.observe(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
+    done();
+  });
+
+  app.setErrorHandler(handleError);
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?", 1)[0] ?? "";
+    const allowed = routeMethods.get(path);
+    if (allowed) {
+      reply.header("allow", [...allowed].sort().join(", "));
+      return reply.code(405).send(errorBody(405, `${request.method} is not allowed here`));
+    }
+    return reply.code(404).send(errorBody(404, "No route matches this path"));
+  });
+
+  void app.register(rootRoute, { message: config.message });
+  void app.register(healthRoutes, { lifecycle });
+  void app.register(metricsRoute, { metrics });
+  void app.register(versionRoute, {
+    version: config.appVersion,
+    commit: config.gitSha,
+    environment: config.appEnv,
+  });
+
+  return app;
+}
