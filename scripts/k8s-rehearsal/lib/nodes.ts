@@ -1,0 +1,76 @@
+/**
+ * Fake nodes for kwok, one per desired node of every `aws_eks_node_group` in the shared stack,
+ * labelled as EKS labels managed nodes, spread round-robin across the node groups' zones.
+ */
+import { KWOK_NODE_ANNOTATION } from "./control-plane";
+import type { NodeGroup } from "./stack";
+
+/** Capacity of common instance types (vCPU, memory, the VPC CNI's max pods without prefixes). */
+export const INSTANCE_CAPACITY: Readonly<
+  Record<string, { cpu: string; memory: string; pods: number }>
+> = {
+  "t3.medium": { cpu: "2", memory: "4Gi", pods: 17 },
+  "t3.large": { cpu: "2", memory: "8Gi", pods: 35 },
+  "t3a.large": { cpu: "2", memory: "8Gi", pods: 35 },
+  "t3.xlarge": { cpu: "4", memory: "16Gi", pods: 58 },
+  "m5.large": { cpu: "2", memory: "8Gi", pods: 29 },
+  "m6i.large": { cpu: "2", memory: "8Gi", pods: 29 },
+  "m7i.large": { cpu: "2", memory: "8Gi", pods: 29 },
+  "m6i.xlarge": { cpu: "4", memory: "16Gi", pods: 58 },
+  "m7i.xlarge": { cpu: "4", memory: "16Gi", pods: 58 },
+  "c6i.large": { cpu: "2", memory: "4Gi", pods: 29 },
+  "r6i.large": { cpu: "2", memory: "16Gi", pods: 29 },
+};
+/** Used for an instance type the table does not know (reported by the rehearsal). */
+export const FALLBACK_CAPACITY = { cpu: "2", memory: "8Gi", pods: 29 };
+
+export function capacityOf(instanceType: string | undefined): {
+  cpu: string;
+  memory: string;
+  pods: number;
+  known: boolean;
+} {
+  const known = instanceType !== undefined ? INSTANCE_CAPACITY[instanceType] : undefined;
+  return { ...(known ?? FALLBACK_CAPACITY), known: known !== undefined };
+}
+
+/** Node manifests for every node group, `desiredSize` nodes each, zones assigned round-robin. */
+export function nodeManifests(
+  groups: readonly NodeGroup[],
+  zones: readonly string[],
+  region: string,
+): Record<string, unknown>[] {
+  const nodes: Record<string, unknown>[] = [];
+  for (const group of groups) {
+    for (let i = 0; i < group.desiredSize; i++) {
+      const zone = zones[i % zones.length]!;
+      const instanceType = group.instanceTypes[i % Math.max(group.instanceTypes.length, 1)];
+      const capacity = capacityOf(instanceType);
+      const name = `${group.name}-${zone.slice(-1)}-${i}`;
+      const resources = { cpu: capacity.cpu, memory: capacity.memory, pods: String(capacity.pods) };
+      nodes.push({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name,
+          annotations: { [KWOK_NODE_ANNOTATION]: "fake", "node.alpha.kubernetes.io/ttl": "0" },
+          labels: {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "topology.kubernetes.io/region": region,
+            "topology.kubernetes.io/zone": zone,
+            ...(instanceType ? { "node.kubernetes.io/instance-type": instanceType } : {}),
+            "eks.amazonaws.com/nodegroup": group.name,
+            "eks.amazonaws.com/capacityType": group.capacityType,
+            type: "kwok",
+            ...group.labels,
+          },
+        },
+        spec: group.taints.length > 0 ? { taints: group.taints } : {},
+        status: { capacity: resources, allocatable: resources },
+      });
+    }
+  }
+  return nodes;
+}

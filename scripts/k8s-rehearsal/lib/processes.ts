@@ -1,0 +1,200 @@
+/**
+ * Child processes and clean-up for the rehearsal: every long-running process and temporary folder
+ * is registered here and released on every exit path (normal end, error, SIGINT, SIGTERM).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createWriteStream, rmSync } from "node:fs";
+import { createServer } from "node:net";
+
+/** A failure the user can act on; printed without a stack trace. */
+export class RehearsalError extends Error {
+  override name = "RehearsalError";
+}
+
+type Cleanup = { label: string; run: () => Promise<void> | void };
+const cleanups: Cleanup[] = [];
+let cleaning: Promise<void> | undefined;
+
+/** Registers a clean-up step; steps run in reverse order of registration. */
+export function onCleanup(label: string, run: () => Promise<void> | void): void {
+  cleanups.push({ label, run });
+}
+
+/** Runs every registered clean-up step once, in reverse order, reporting (not throwing) failures. */
+export function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const step = cleanups.pop()!;
+      try {
+        await step.run();
+      } catch (error) {
+        process.stderr.write(`clean-up of ${step.label} failed: ${String(error)}\n`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+/** Stops the rehearsal cleanly on SIGINT/SIGTERM: clean up, then exit with 128 + signal number. */
+export function installSignalHandlers(): void {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nreceived ${signal}: stopping the control plane\n`);
+      void cleanupAll().finally(() => process.exit(code));
+    });
+  }
+}
+
+/** Removes a folder now and on exit. */
+export function removeOnExit(dir: string): void {
+  onCleanup(`folder ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; a short race with other processes remains). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
+    });
+  });
+}
+
+/** A long-running process whose output goes to a log file. */
+export interface Service {
+  readonly name: string;
+  readonly logFile: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a long-running process in its own process group, logging to `logFile`, and registers its
+ * stop (SIGTERM, then SIGKILL after `graceMs`) as a clean-up step.
+ */
+export function startService(
+  name: string,
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  options: { env?: NodeJS.ProcessEnv; graceMs?: number } = {},
+): Service {
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: options.env ?? process.env,
+    detached: true,
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.once("error", (error) => {
+      log.write(`\n${name}: ${String(error)}\n`);
+      resolve(null);
+    });
+  });
+  const graceMs = options.graceMs ?? 10_000;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        signalGroup(child.pid, "SIGTERM");
+        const timer = setTimeout(() => signalGroup(child.pid!, "SIGKILL"), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      await new Promise<void>((resolve) => log.end(resolve));
+    })();
+    return stopping;
+  };
+  onCleanup(name, stop);
+  return { name, logFile, child, exited, stop };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** The outcome of a finished command. */
+export interface RunResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion without a shell; never throws on a non-zero exit. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+    child.once("error", (error) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status: 127, stdout, stderr: `${stderr}${String(error)}` });
+    });
+    child.once("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Whether an executable is on PATH. */
+export function onPath(command: string): boolean {
+  return (
+    spawnSync("sh", ["-c", `command -v "$1"`, "sh", command], { stdio: "ignore" }).status === 0
+  );
+}
+
+/** Polls `probe` every `intervalMs` until it returns a value or `timeoutMs` passes. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const reason = last instanceof Error ? `: ${last.message}` : "";
+      throw new RehearsalError(`timed out after ${timeoutMs / 1000}s waiting for ${what}${reason}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
