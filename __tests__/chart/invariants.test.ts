@@ -1,0 +1,297 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { apiChartDir, type Manifest, tryHelmTemplate, type Values } from "../helpers/helm";
+import {
+  ENVIRONMENTS,
+  type Environment,
+  MIN_REPLICAS,
+  fixture,
+  renderEnvironment,
+} from "./environments";
+import {
+  checkNetworkPolicy,
+  checkPodIsolation,
+  checkPodSecurityRestricted,
+  checkPreStop,
+  checkProbes,
+  checkResourcesAndImage,
+  checkRollout,
+  checkServiceAccount,
+} from "./invariants";
+
+/** Loosely typed views used only to break a rendered copy on purpose. */
+interface MutableContainer {
+  image: string;
+  env: { name: string; value: string }[];
+  resources: { requests: Record<string, unknown>; limits: Record<string, unknown> };
+  securityContext: Record<string, unknown> & { capabilities: { drop: string[] } };
+  readinessProbe: { httpGet: { path: string } };
+  livenessProbe?: unknown;
+  lifecycle: { preStop: { sleep: { seconds: number } } };
+}
+interface MutablePod {
+  securityContext: Record<string, unknown> & { seccompProfile: { type: string } };
+  serviceAccountName: string;
+  automountServiceAccountToken: boolean;
+  hostNetwork?: boolean;
+  terminationGracePeriodSeconds: number;
+  containers: MutableContainer[];
+}
+interface MutableDeployment {
+  spec: { strategy: { rollingUpdate: { maxUnavailable: number } }; template: { spec: MutablePod } };
+}
+
+function broken(docs: readonly Manifest[], mutate: (docs: Manifest[]) => void): Manifest[] {
+  const copy = structuredClone(docs) as Manifest[];
+  mutate(copy);
+  return copy;
+}
+function deployment(docs: Manifest[]): MutableDeployment {
+  return docs.find((d) => d.kind === "Deployment") as unknown as MutableDeployment;
+}
+const pod = (docs: Manifest[]): MutablePod => deployment(docs).spec.template.spec;
+const api = (docs: Manifest[]): MutableContainer => pod(docs).containers[0];
+const testPod = (docs: Manifest[]): MutablePod =>
+  (docs.find((d) => d.kind === "Pod") as unknown as { spec: MutablePod }).spec;
+const ofKind = (docs: Manifest[], kind: string): Record<string, unknown> =>
+  docs.find((d) => d.kind === kind) as unknown as Record<string, unknown>;
+
+/** A values override (on top of the prod values) that breaks an invariant. */
+const valueBreakers = {
+  noNetworkPolicy: { networkPolicy: { enabled: false } },
+  oneReplica: { replicaCount: 1, autoscaling: { enabled: false } },
+  oneReplicaFloor: { autoscaling: { enabled: true, minReplicas: 1 } },
+  noBudget: { podDisruptionBudget: { enabled: false } },
+  noSpread: { topologySpread: { enabled: false } },
+} satisfies Record<string, Values>;
+
+describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
+  const rendered = {} as Record<Environment, Manifest[]>;
+  const viaValues = {} as Record<keyof typeof valueBreakers | "defaultNamespace", Manifest[]>;
+
+  beforeAll(async () => {
+    for (const env of ENVIRONMENTS) rendered[env] = await renderEnvironment(env);
+    const prod = fixture("prod");
+    const entries = Object.entries(valueBreakers) as [keyof typeof valueBreakers, Values][];
+    const renders = await Promise.all([
+      ...entries.map(([, values]) =>
+        tryHelmTemplate(apiChartDir, [prod, values], { namespace: "prod", releaseName: "api" }),
+      ),
+      tryHelmTemplate(apiChartDir, prod, { namespace: "default", releaseName: "api" }),
+    ]);
+    renders.forEach((result, index) => {
+      if (!result.ok) throw new Error(result.error);
+      const key = index < entries.length ? entries[index][0] : "defaultNamespace";
+      viaValues[key] = result.value;
+    });
+  });
+
+  describe.each(ENVIRONMENTS)("%s", (env) => {
+    it("21: runs as non-root, without privilege escalation or capabilities, seccomp RuntimeDefault", () => {
+      expect(checkPodSecurityRestricted(rendered[env])).toEqual([]);
+    });
+    it("22: has a read-only root filesystem, UID >= 10000, no host namespaces, not privileged", () => {
+      expect(checkPodIsolation(rendered[env])).toEqual([]);
+    });
+    it("23: runs as its own ServiceAccount without a token, outside the default namespace", () => {
+      expect(checkServiceAccount(rendered[env])).toEqual([]);
+    });
+    it("24: sets CPU and memory requests and limits, and pins the image", () => {
+      expect(checkResourcesAndImage(rendered[env])).toEqual([]);
+    });
+    it("25: has a NetworkPolicy that admits only the service port", () => {
+      expect(checkNetworkPolicy(rendered[env])).toEqual([]);
+    });
+    it("26: probes readiness and liveness on distinct endpoints", () => {
+      expect(checkProbes(rendered[env])).toEqual([]);
+    });
+    it(`27: rolls out without losing capacity (>= ${MIN_REPLICAS[env]} replicas, PDB, spread)`, () => {
+      expect(checkRollout(rendered[env], { minReplicas: MIN_REPLICAS[env] })).toEqual([]);
+    });
+    it("28: pauses in preStop for less than the grace period, matched to SHUTDOWN_DELAY_MS", () => {
+      expect(checkPreStop(rendered[env])).toEqual([]);
+    });
+  });
+
+  describe("each checker reports the property broken", () => {
+    const docs = (): Manifest[] => rendered.prod;
+
+    it("21", () => {
+      const escalation = broken(
+        docs(),
+        (d) => delete api(d).securityContext.allowPrivilegeEscalation,
+      );
+      expect(checkPodSecurityRestricted(escalation)).toEqual([
+        "Deployment/api container api: allowPrivilegeEscalation is not false",
+      ]);
+      const caps = broken(docs(), (d) => (api(d).securityContext.capabilities.drop = ["NET_RAW"]));
+      expect(checkPodSecurityRestricted(caps)).toEqual([
+        "Deployment/api container api: capabilities.drop does not include ALL",
+      ]);
+      const seccomp = broken(docs(), (d) => {
+        delete api(d).securityContext.seccompProfile;
+        pod(d).securityContext.seccompProfile.type = "Unconfined";
+      });
+      expect(checkPodSecurityRestricted(seccomp)).toEqual([
+        "Deployment/api container api: seccompProfile.type is Unconfined, not RuntimeDefault",
+      ]);
+      const root = broken(docs(), (d) => {
+        delete api(d).securityContext.runAsNonRoot;
+        delete testPod(d).containers[0].securityContext.runAsNonRoot;
+        delete testPod(d).securityContext.runAsNonRoot;
+      });
+      expect(checkPodSecurityRestricted(root)).toEqual([
+        "Pod/api-test-readyz container readyz: runAsNonRoot is not true",
+      ]);
+    });
+
+    it("22", () => {
+      const writable = broken(
+        docs(),
+        (d) => (api(d).securityContext.readOnlyRootFilesystem = false),
+      );
+      expect(checkPodIsolation(writable)).toEqual([
+        "Deployment/api container api: readOnlyRootFilesystem is not true",
+      ]);
+      const lowUid = broken(docs(), (d) => {
+        delete api(d).securityContext.runAsUser;
+        pod(d).securityContext.runAsUser = 1000;
+      });
+      expect(checkPodIsolation(lowUid)).toEqual([
+        "Deployment/api container api: runAsUser is 1000, not >= 10000",
+      ]);
+      const host = broken(docs(), (d) => {
+        pod(d).hostNetwork = true;
+        testPod(d).containers[0].securityContext.privileged = true;
+      });
+      expect(checkPodIsolation(host)).toEqual([
+        "Deployment/api: hostNetwork is true",
+        "Pod/api-test-readyz container readyz: privileged is true",
+      ]);
+    });
+
+    it("23", () => {
+      expect(checkServiceAccount(viaValues.defaultNamespace)).toContain(
+        "Deployment/api: namespace is default",
+      );
+      const token = broken(
+        docs(),
+        (d) => (ofKind(d, "ServiceAccount").automountServiceAccountToken = true),
+      );
+      expect(checkServiceAccount(token)).toEqual([
+        "ServiceAccount/api: automountServiceAccountToken is not false",
+      ]);
+      const defaultAccount = broken(docs(), (d) => (pod(d).serviceAccountName = "default"));
+      expect(checkServiceAccount(defaultAccount)).toEqual([
+        "Deployment/api: runs as ServiceAccount default",
+      ]);
+      const mounted = broken(docs(), (d) => (pod(d).automountServiceAccountToken = true));
+      expect(checkServiceAccount(mounted)).toEqual([
+        "Deployment/api: automountServiceAccountToken is not false",
+      ]);
+    });
+
+    it("24", () => {
+      const noLimit = broken(docs(), (d) => delete api(d).resources.limits.memory);
+      expect(checkResourcesAndImage(noLimit)).toEqual([
+        "Deployment/api container api: resources.limits.memory is missing",
+      ]);
+      const noRequest = broken(
+        docs(),
+        (d) => delete testPod(d).containers[0].resources.requests.cpu,
+      );
+      expect(checkResourcesAndImage(noRequest)).toEqual([
+        "Pod/api-test-readyz container readyz: resources.requests.cpu is missing",
+      ]);
+      const latest = broken(
+        docs(),
+        (d) => (api(d).image = api(d).image.replace(/:[^:/]+$/, ":latest")),
+      );
+      expect(checkResourcesAndImage(latest)).toEqual([
+        expect.stringMatching(
+          /^Deployment\/api container api: image .*:latest uses the mutable tag latest$/,
+        ),
+      ]);
+      const untagged = broken(docs(), (d) => (api(d).image = api(d).image.replace(/:[^:/]+$/, "")));
+      expect(checkResourcesAndImage(untagged)).toEqual([
+        expect.stringMatching(/has neither tag nor digest$/),
+      ]);
+    });
+
+    it("25", () => {
+      expect(checkNetworkPolicy(viaValues.noNetworkPolicy)).toEqual([
+        "Deployment/api: no NetworkPolicy selects its pods",
+      ]);
+      const anyPort = broken(docs(), (d) => {
+        const spec = ofKind(d, "NetworkPolicy").spec as { ingress: { ports?: unknown }[] };
+        delete spec.ingress[0].ports;
+      });
+      expect(checkNetworkPolicy(anyPort)).toEqual([
+        "NetworkPolicy/api: ingress[0] admits every port",
+      ]);
+      const otherPort = broken(docs(), (d) => {
+        const spec = ofKind(d, "NetworkPolicy").spec as {
+          ingress: { ports: { port: unknown }[] }[];
+        };
+        spec.ingress[0].ports.push({ port: 22 });
+      });
+      expect(checkNetworkPolicy(otherPort)).toEqual([
+        "NetworkPolicy/api: ingress[0] admits port 22, not the service port",
+      ]);
+      const egressOnly = broken(docs(), (d) => {
+        (ofKind(d, "NetworkPolicy").spec as { policyTypes: string[] }).policyTypes = ["Egress"];
+      });
+      expect(checkNetworkPolicy(egressOnly)).toEqual([
+        "NetworkPolicy/api: policyTypes does not include Ingress",
+      ]);
+    });
+
+    it("26", () => {
+      const same = broken(docs(), (d) => (api(d).readinessProbe.httpGet.path = "/healthz"));
+      expect(checkProbes(same)).toEqual([
+        "Deployment/api container api: liveness and readiness probe the same endpoint (/healthz)",
+      ]);
+      const none = broken(docs(), (d) => delete api(d).livenessProbe);
+      expect(checkProbes(none)).toEqual(["Deployment/api container api: no livenessProbe"]);
+    });
+
+    it("27", () => {
+      expect(checkRollout(viaValues.oneReplica, { minReplicas: 2 })).toEqual([
+        "Deployment/api: runs 1 replica(s) at least, fewer than 2",
+      ]);
+      expect(checkRollout(viaValues.oneReplicaFloor, { minReplicas: 2 })).toEqual([
+        "Deployment/api: runs 1 replica(s) at least, fewer than 2",
+      ]);
+      expect(checkRollout(viaValues.noBudget)).toEqual([
+        "Deployment/api: no PodDisruptionBudget selects its pods",
+      ]);
+      expect(checkRollout(viaValues.noSpread)).toEqual([
+        "Deployment/api: no topology spread across zones or nodes",
+      ]);
+      const surge = broken(
+        docs(),
+        (d) => (deployment(d).spec.strategy.rollingUpdate.maxUnavailable = 1),
+      );
+      expect(checkRollout(surge)).toEqual(["Deployment/api: maxUnavailable is 1, not 0"]);
+    });
+
+    it("28", () => {
+      const tooLong = broken(
+        docs(),
+        (d) => (api(d).lifecycle.preStop.sleep.seconds = pod(d).terminationGracePeriodSeconds),
+      );
+      expect(checkPreStop(tooLong)).toEqual([
+        "Deployment/api container api: preStop sleep 40s is not shorter than the grace period 40s",
+        "Deployment/api container api: SHUTDOWN_DELAY_MS is 10000, not 40000",
+      ]);
+      const unmatched = broken(docs(), (d) => {
+        const delay = api(d).env.find((e) => e.name === "SHUTDOWN_DELAY_MS");
+        if (delay) delay.value = "1000";
+      });
+      expect(checkPreStop(unmatched)).toEqual([
+        "Deployment/api container api: SHUTDOWN_DELAY_MS is 1000, not 10000",
+      ]);
+      const none = broken(docs(), (d) => delete (api(d) as Partial<MutableContainer>).lifecycle);
+      expect(checkPreStop(none)).toEqual(["Deployment/api container api: no preStop sleep"]);
+    });
+  });
+});

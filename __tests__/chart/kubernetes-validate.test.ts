@@ -1,0 +1,58 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
+import { type ValidationResult, validateManifests } from "../helpers/k8s-validate";
+import { ENVIRONMENTS, clusterVersion, fixture, renderEnvironment } from "./environments";
+
+describe("kubernetes-validate --strict at the cluster's version", () => {
+  const results = new Map<string, ValidationResult>();
+  const rendered = new Map<string, Manifest[]>();
+
+  beforeAll(async () => {
+    const version = clusterVersion();
+    for (const env of ENVIRONMENTS) rendered.set(env, await renderEnvironment(env));
+    rendered.set(
+      "full",
+      await helmTemplate(apiChartDir, [fixture("minimal"), fixture("full")], {
+        namespace: "qa",
+        kubeVersion: version,
+      }),
+    );
+    const prod = rendered.get("prod") ?? [];
+    const typo = structuredClone(prod) as Manifest[];
+    const deployment = typo.find((d) => d.kind === "Deployment") as unknown as {
+      spec: { template: { spec: { containers: Record<string, unknown>[] } } };
+    };
+    deployment.spec.template.spec.containers[0].readinesProbe = { tcpSocket: { port: 8080 } };
+    rendered.set("typo", typo);
+    const unknownKind = [...structuredClone(prod), { ...prod[0], kind: "Widget" }] as Manifest[];
+    rendered.set("unknown kind", unknownKind);
+    await Promise.all(
+      [...rendered].map(async ([name, docs]) =>
+        results.set(name, await validateManifests(docs, version)),
+      ),
+    );
+  });
+
+  it.each([...ENVIRONMENTS, "full"])("accepts every object rendered for %s", (name) => {
+    const result = results.get(name);
+    expect(result?.errors).toEqual([]);
+    expect(result?.ok).toBe(true);
+    expect(rendered.get(name)?.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("reports a misspelt field with the object and the path", () => {
+    const result = results.get("typo");
+    expect(result?.ok).toBe(false);
+    expect(result?.errors).toEqual([
+      expect.stringMatching(
+        /^ERROR - did not validate for resource deployment\/api against version 1\.\d+: spec\.template\.spec\.containers\.0: Additional properties are not allowed \('readinesProbe' was unexpected\)$/,
+      ),
+    ]);
+  });
+
+  it("counts an object without a schema as a failure", () => {
+    const result = results.get("unknown kind");
+    expect(result?.ok).toBe(false);
+    expect(result?.errors.join("\n")).toMatch(/Couldn't find schema for kind Widget/);
+  });
+});
