@@ -25,7 +25,7 @@ export const settings: PlatformSettings = {
       desiredSize: 2,
       diskSizeGiB: 30,
     },
-    logRetentionDays: 90,
+    logRetentionDays: 365,
     keepShaImages: 50,
     mutableTags: ["latest", "stable", "main"],
     stateVersionRetentionDays: 90,

@@ -105,6 +105,12 @@ export interface SharedConfig {
   readonly vpcCidr: string;
   /** Availability zones to span (2 to 6). */
   readonly azCount: number;
+  /**
+   * Pin the zones by name (`eu-west-1a`, ...), exactly `azCount` of them in the configured region.
+   * Unset: the first `azCount` zones the region offers without opt-in, in name order.
+   * @default undefined
+   */
+  readonly availabilityZones?: readonly string[];
   /** `single` NAT gateway (cheaper) or `per-az` (survives the loss of a zone). */
   readonly natMode: "single" | "per-az";
   /** EKS Kubernetes minor version. */
@@ -115,7 +121,11 @@ export interface SharedConfig {
   readonly clusterAdminRoleArns: readonly string[];
   /** The always-on node group for cluster add-ons. */
   readonly systemNodeGroup: NodeGroupConfig;
-  /** CloudWatch retention for flow logs and control-plane logs, in days. */
+  /**
+   * CloudWatch retention for VPC flow logs and control-plane logs, in days (one of CloudWatch's
+   * periods). Below 365 trips checkov's CKV_AWS_338; storage is the smaller part of the log bill.
+   * @default 365
+   */
   readonly logRetentionDays: number;
   /** How many `sha-*` images the registry keeps. */
   readonly keepShaImages: number;

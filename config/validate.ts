@@ -90,6 +90,25 @@ export function validateSettings(settings: PlatformSettings, issues: Issues): vo
     s.azCount,
     "allowed: a whole number from 2 to 6 (EKS needs subnets in at least two zones)",
   );
+  if (s.availabilityZones !== undefined) {
+    const zones = Array.isArray(s.availabilityZones) ? s.availabilityZones : [];
+    issues.check(
+      zones.length === s.azCount && new Set(zones).size === zones.length,
+      at("availabilityZones"),
+      s.availabilityZones,
+      `allowed: exactly azCount (${s.azCount}) distinct zone names, or leave it unset`,
+    );
+    zones.forEach((zone, i) =>
+      issues.check(
+        typeof zone === "string" &&
+          zone.length === s.region.length + 1 &&
+          zone.startsWith(s.region),
+        at(`availabilityZones[${i}]`),
+        zone,
+        `allowed: a zone of ${s.region}, its name followed by one letter (${s.region}a)`,
+      ),
+    );
+  }
   issues.check(
     s.natMode === "single" || s.natMode === "per-az",
     at("natMode"),

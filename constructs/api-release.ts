@@ -1,8 +1,12 @@
 import { Release } from "@cdktf/provider-helm/lib/release";
+import { ClusterRoleBindingV1 } from "@cdktf/provider-kubernetes/lib/cluster-role-binding-v1";
+import { ClusterRoleV1 } from "@cdktf/provider-kubernetes/lib/cluster-role-v1";
 import { DataKubernetesServiceV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-service-v1";
 import { LimitRangeV1 } from "@cdktf/provider-kubernetes/lib/limit-range-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { ResourceQuotaV1 } from "@cdktf/provider-kubernetes/lib/resource-quota-v1";
+import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { Construct } from "constructs";
 import { parseCpu, parseMemory } from "../config/rules";
 import type { ApiSettings, EnvironmentName } from "../config/types";
@@ -29,6 +33,15 @@ export interface ApiReleaseProps {
    * @default 10
    */
   readonly maxHistory?: number;
+  /**
+   * Kubernetes group of the CI role that deploys this release. Its namespace-scoped access policy
+   * (`admin`) cannot update the namespace object or write quotas, so this group is bound to exactly
+   * that: get/update/patch of this one namespace, and the ResourceQuota and LimitRange inside it.
+   * Creating these bindings needs a cluster administrator, so the first apply of an environment is
+   * run by one (docs/configuration.md).
+   * @default no bindings
+   */
+  readonly deployerGroup?: string;
 }
 
 /** Pod Security Standard labels: enforce, audit and warn at `restricted`. */
@@ -141,6 +154,8 @@ export class ApiRelease extends Construct {
       },
     });
 
+    if (props.deployerGroup) this.bindDeployer(namespace.metadata.name, props.deployerGroup);
+
     this.release = new Release(this, "Release", {
       name: props.releaseName,
       namespace: namespace.metadata.name,
@@ -161,5 +176,53 @@ export class ApiRelease extends Construct {
     });
     this.namespaceName = namespace.metadata.name;
     this.serviceHostname = service.status.get(0).loadBalancer.get(0).ingress.get(0).hostname;
+  }
+
+  /** RBAC for the deploy role's group: its own namespace object, quota and limits, nothing else. */
+  private bindDeployer(namespace: string, group: string): void {
+    const name = `${namespace}-deployer`;
+    const subject = [{ kind: "Group", name: group, apiGroup: "rbac.authorization.k8s.io" }];
+    const clusterRole = new ClusterRoleV1(this, "DeployerClusterRole", {
+      metadata: { name },
+      rule: [
+        {
+          apiGroups: [""],
+          resources: ["namespaces"],
+          resourceNames: [namespace],
+          verbs: ["get", "update", "patch"],
+        },
+        {
+          // Terraform refreshes these two objects on every plan; changing them stays with an admin.
+          apiGroups: ["rbac.authorization.k8s.io"],
+          resources: ["clusterroles", "clusterrolebindings"],
+          resourceNames: [name],
+          verbs: ["get"],
+        },
+      ],
+    });
+    new ClusterRoleBindingV1(this, "DeployerClusterRoleBinding", {
+      metadata: { name },
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: clusterRole.metadata.name,
+      },
+      subject,
+    });
+    const role = new RoleV1(this, "DeployerRole", {
+      metadata: { name: "deployer", namespace },
+      rule: [
+        {
+          apiGroups: [""],
+          resources: ["resourcequotas", "limitranges"],
+          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        },
+      ],
+    });
+    new RoleBindingV1(this, "DeployerRoleBinding", {
+      metadata: { name: "deployer", namespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+      subject,
+    });
   }
 }

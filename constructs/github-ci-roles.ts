@@ -50,6 +50,11 @@ export interface GithubCiRolesProps {
   readonly registryArn: string;
   /** Namespaces a deploy role may change, by environment (a trailing `*` matches a prefix). */
   readonly namespaces: Readonly<Record<EnvironmentName, string[]>>;
+  /**
+   * Kubernetes group of each deploy role's access entry, for the RBAC its environment binds (the
+   * namespace object, ResourceQuota and LimitRange are beyond a namespace-scoped access policy).
+   */
+  readonly kubernetesGroups: Readonly<Record<EnvironmentName, string>>;
 }
 
 /**
@@ -201,11 +206,13 @@ export class GithubCiRoles extends Construct {
       principal: IamRole,
       policy: string,
       namespaces: string[] | undefined,
+      kubernetesGroup?: string,
     ) => {
       const entry = new EksAccessEntry(this, `${entryId}Access`, {
         clusterName: props.clusterName,
         principalArn: principal.arn,
         type: "STANDARD",
+        kubernetesGroups: kubernetesGroup ? [kubernetesGroup] : undefined,
       });
       new EksAccessPolicyAssociation(this, `${entryId}AccessPolicy`, {
         clusterName: props.clusterName,
@@ -215,8 +222,20 @@ export class GithubCiRoles extends Construct {
       });
     };
     access("Plan", plan, "AmazonEKSAdminViewPolicy", undefined);
-    access("DeployDev", deployDev, "AmazonEKSAdminPolicy", props.namespaces.dev);
-    access("DeployProd", deployProd, "AmazonEKSAdminPolicy", props.namespaces.prod);
+    access(
+      "DeployDev",
+      deployDev,
+      "AmazonEKSAdminPolicy",
+      props.namespaces.dev,
+      props.kubernetesGroups.dev,
+    );
+    access(
+      "DeployProd",
+      deployProd,
+      "AmazonEKSAdminPolicy",
+      props.namespaces.prod,
+      props.kubernetesGroups.prod,
+    );
 
     this.roleArns = {
       plan: plan.arn,

@@ -25,6 +25,11 @@ export interface NetworkProps {
   readonly cidr: string;
   /** Availability zones to span, 2 to 6. */
   readonly azCount: number;
+  /**
+   * Zone names to use, `azCount` of them; pins the set so a zone AWS adds later never moves a subnet.
+   * @default the first `azCount` zones without opt-in, in name order
+   */
+  readonly zoneNames?: readonly string[];
   /** One NAT gateway for all zones (`single`) or one per zone (`per-az`). */
   readonly natMode: "single" | "per-az";
   /** EKS cluster name, for the subnet tags its load balancers look for. */
@@ -69,9 +74,17 @@ export class Network extends Construct {
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
     const layout = subnetLayout(props.cidr, props.azCount);
+    if (props.zoneNames && props.zoneNames.length !== props.azCount) {
+      throw new Error(
+        `Network: zoneNames must name azCount (${props.azCount}) zones, got ${props.zoneNames.join(", ")}`,
+      );
+    }
     const zones = new DataAwsAvailabilityZones(this, "Zones", {
       state: "available",
-      filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+      filter: [
+        { name: "opt-in-status", values: ["opt-in-not-required"] },
+        ...(props.zoneNames ? [{ name: "zone-name", values: [...props.zoneNames] }] : []),
+      ],
     });
     const zone = (i: number) => Fn.element(zones.names, i);
 

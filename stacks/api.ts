@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { EnvironmentConfig } from "../config";
 import { ApiRelease } from "../constructs/api-release";
 import { PlatformStack, type PlatformStackProps } from "./base";
-import { WORKLOAD_ENV_LABEL } from "./shared";
+import { deployerGroup, WORKLOAD_ENV_LABEL } from "./shared";
 
 /** What an environment needs from the shared stack: typed references, not names. */
 export interface ClusterReference {
@@ -70,6 +70,7 @@ export class ApiStack extends PlatformStack {
       appVersion: props.appVersion,
       gitSha: props.gitSha,
       nodeSelector: { [WORKLOAD_ENV_LABEL]: environment.name },
+      deployerGroup: deployerGroup(environment.name),
     });
 
     new TerraformOutput(this, "namespace", { value: api.namespaceName });

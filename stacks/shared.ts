@@ -31,6 +31,15 @@ export function environmentNamespaces(env: EnvironmentName): string[] {
   return [`api-${env}`, `api-${env}-*`];
 }
 
+/**
+ * Kubernetes group of an environment's deploy role (set on its access entry). The environment's stack
+ * binds it to the few cluster-scoped rights the namespace-scoped access policy lacks: reading and
+ * updating its own namespace, and writing its ResourceQuota and LimitRange.
+ */
+export function deployerGroup(env: EnvironmentName): string {
+  return `api-${env}-deployers`;
+}
+
 /** Label that pins an environment's pods to its node group. */
 export const WORKLOAD_ENV_LABEL = "workload-env";
 
@@ -67,6 +76,7 @@ export class SharedStack extends PlatformStack {
       name,
       cidr: shared.vpcCidr,
       azCount: shared.azCount,
+      zoneNames: shared.availabilityZones,
       natMode: shared.natMode,
       clusterName: name,
       flowLogRetentionDays: shared.logRetentionDays,
@@ -167,6 +177,7 @@ export class SharedStack extends PlatformStack {
       clusterArn: cluster.cluster.arn,
       registryArn: registry.repositoryArn,
       namespaces: { dev: environmentNamespaces("dev"), prod: environmentNamespaces("prod") },
+      kubernetesGroups: { dev: deployerGroup("dev"), prod: deployerGroup("prod") },
     });
 
     this.clusterName = cluster.name;
