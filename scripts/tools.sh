@@ -62,12 +62,16 @@ for src in "${mirror_sources[@]}"; do
     rel="${platform_dir#"$src"/}"
     mkdir -p "$mirror/$rel"
     # Terraform does not follow a directory symlink in a mirror, so link each file.
+    # The plugin cache gets the same links, so parallel `terraform init`s only read it.
+    mkdir -p "$tools_dir/tf-plugin-cache/$rel"
     for file in "$platform_dir"/*; do
-      [ -f "$file" ] && ln -sf "$file" "$mirror/$rel/$(basename "$file")"
+      [ -f "$file" ] || continue
+      ln -sf "$file" "$mirror/$rel/$(basename "$file")"
+      ln -sf "$file" "$tools_dir/tf-plugin-cache/$rel/$(basename "$file")"
     done
     name="$(basename "$(dirname "$(dirname "$platform_dir")")")"
     version="$(basename "$(dirname "$platform_dir")")"
-    mirrored["$name"]+="$version "
+    case " ${mirrored[$name]:-} " in *" $version "*) ;; *) mirrored["$name"]+="$version " ;; esac
   done
 done
 
