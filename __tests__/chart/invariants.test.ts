@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiChartDir, type Manifest, tryHelmTemplate, type Values } from "../helpers/helm";
+import { type Manifest, tryHelmTemplate, type Values } from "../helpers/helm";
 import {
   ENVIRONMENTS,
   type Environment,
   MIN_REPLICAS,
-  fixture,
   renderEnvironment,
+  stackRelease,
 } from "./environments";
 import {
   checkNetworkPolicy,
@@ -70,13 +70,13 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
 
   beforeAll(async () => {
     for (const env of ENVIRONMENTS) rendered[env] = await renderEnvironment(env);
-    const prod = fixture("prod");
+    const prod = stackRelease("prod");
     const entries = Object.entries(valueBreakers) as [keyof typeof valueBreakers, Values][];
     const renders = await Promise.all([
       ...entries.map(([, values]) =>
-        tryHelmTemplate(apiChartDir, [prod, values], { namespace: "prod", releaseName: "api" }),
+        tryHelmTemplate(prod.chartDir, [prod.values, values], prod.options),
       ),
-      tryHelmTemplate(apiChartDir, prod, { namespace: "default", releaseName: "api" }),
+      tryHelmTemplate(prod.chartDir, prod.values, { ...prod.options, namespace: "default" }),
     ]);
     renders.forEach((result, index) => {
       if (!result.ok) throw new Error(result.error);

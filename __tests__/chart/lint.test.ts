@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { apiChartDir, helmLint, type LintResult, tryHelmTemplate } from "../helpers/helm";
-import { ENVIRONMENTS, environmentRelease, fixture } from "./environments";
+import { ENVIRONMENTS, fixture, stackRelease } from "./environments";
 
 describe("helm lint --strict", () => {
   const results = new Map<string, LintResult>();
@@ -11,7 +11,7 @@ describe("helm lint --strict", () => {
       ["minimal", helmLint(apiChartDir, fixture("minimal"))],
       ["full", helmLint(apiChartDir, [fixture("minimal"), fixture("full")])],
       ...ENVIRONMENTS.map((env): [string, Promise<LintResult>] => {
-        const release = environmentRelease(env);
+        const release = stackRelease(env);
         return [env, helmLint(release.chartDir, release.values, release.options)];
       }),
       ["broken", helmLint(apiChartDir, { image: { tag: "sha-1" }, replicas: 2 })],

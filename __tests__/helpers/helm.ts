@@ -9,13 +9,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
+import { REPO_ROOT, tool } from "../../scripts/toolchain";
 
 /** The repository root. */
-export const repoRoot = path.resolve(__dirname, "..", "..");
-/** Where scripts/tools.sh installs the checking tools. */
-export const toolsDir = process.env.TOOLS_DIR ?? path.join(repoRoot, ".tools");
-/** The helm binary the tests drive. */
-export const helmBin = path.join(toolsDir, "bin", "helm");
+export const repoRoot = REPO_ROOT;
 /** The API chart. */
 export const apiChartDir = path.join(repoRoot, "helm", "api");
 /** Kubernetes version rendered and validated against unless a caller names another. */
@@ -176,7 +173,7 @@ export async function tryHelmTemplate(
 ): Promise<HelmResult<Manifest[]>> {
   return withValuesFiles(values, async (valueArgs) => {
     const args = ["template", options.releaseName ?? "release", chartDir, ...commonArgs(options)];
-    const run = await runTool(helmBin, [...args, ...valueArgs]);
+    const run = await runTool(tool("helm"), [...args, ...valueArgs]);
     if (run.code !== 0) return { ok: false, error: `${run.stderr}${run.stdout}`.trim() };
     return { ok: true, value: parseManifests(run.stdout), output: run.stdout };
   });
@@ -208,7 +205,7 @@ export async function helmLint(
   return withValuesFiles(values, async (valueArgs) => {
     const args = ["lint", chartDir, ...commonArgs(options), ...valueArgs];
     if (options.strict ?? true) args.push("--strict");
-    const run = await runTool(helmBin, args);
+    const run = await runTool(tool("helm"), args);
     return { ok: run.code === 0, output: `${run.stdout}${run.stderr}` };
   });
 }

@@ -3,11 +3,8 @@
  * (installed by scripts/tools.sh into `.tools/venv`). An object whose kind has no schema at that
  * version counts as a failure: an unvalidated object is not a valid one.
  */
-import path from "node:path";
-import { DEFAULT_KUBE_VERSION, type Manifest, runTool, toolsDir, toYamlStream } from "./helm";
-
-/** The kubernetes-validate executable the tests drive. */
-export const kubernetesValidateBin = path.join(toolsDir, "venv", "bin", "kubernetes-validate");
+import { tool } from "../../scripts/toolchain";
+import { DEFAULT_KUBE_VERSION, type Manifest, runTool, toYamlStream } from "./helm";
 
 /** Outcome of {@link validateManifests}. */
 export interface ValidationResult {
@@ -29,7 +26,7 @@ export async function validateManifests(
   const stream = typeof docs === "string" ? docs : toYamlStream(docs);
   const args = ["--kubernetes-version", kubeVersion, "--quiet"];
   if (options.strict ?? true) args.push("--strict");
-  const run = await runTool(kubernetesValidateBin, [...args, "-"], { input: stream });
+  const run = await runTool(tool("kubernetesValidate"), [...args, "-"], { input: stream });
   const output = `${run.stdout}${run.stderr}`;
   const errors = output
     .split("\n")
