@@ -127,6 +127,13 @@ export class ApiRelease extends Construct {
         `ApiRelease: releaseName must be a DNS label of at most 53 characters (Helm's limit), got "${props.releaseName}"`,
       );
     }
+    const maxHistory = props.maxHistory ?? 10;
+    if (!Number.isInteger(maxHistory) || maxHistory < 1 || maxHistory > 100) {
+      // Helm reads 0 as "keep every revision": history must stay bounded.
+      throw new Error(
+        `ApiRelease: maxHistory must be a whole number from 1 to 100, got ${maxHistory}`,
+      );
+    }
     const labels = {
       ...POD_SECURITY_LABELS,
       "app.kubernetes.io/part-of": "api",
@@ -165,7 +172,7 @@ export class ApiRelease extends Construct {
       wait: true,
       cleanupOnFail: true,
       timeout: props.settings.helmTimeoutSeconds,
-      maxHistory: props.maxHistory ?? 10,
+      maxHistory,
       createNamespace: false,
       dependencyUpdate: false,
     });
