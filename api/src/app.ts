@@ -110,10 +110,15 @@ export function buildApp(props: BuildAppProps): FastifyInstance {
     // `Connection: close`) rather than refused: dropping none is the point of draining.
     return503OnClosing: false,
     forceCloseConnections: "idle",
+    // Node.js refuses an HTTP/1.1 request without Host with an empty 400; the onRequest hook
+    // refuses it instead, with the JSON error body every other client error gets.
+    http: {
+      requireHostHeader: false,
+      ...(timeouts && { headersTimeout: timeouts.headersTimeoutMs }),
+    },
     ...(timeouts && {
       keepAliveTimeout: timeouts.keepAliveTimeoutMs,
       requestTimeout: timeouts.requestTimeoutMs,
-      http: { headersTimeout: timeouts.headersTimeoutMs },
     }),
     frameworkErrors: (error, request, reply) =>
       answerFrameworkError(error, request.id, reply as FastifyReply),
@@ -129,7 +134,22 @@ export function buildApp(props: BuildAppProps): FastifyInstance {
 
   app.addHook("onRequest", (request, reply, done) => {
     decorate(reply, request.id);
+    if (request.headers.host === undefined && request.raw.httpVersion === "1.1") {
+      reply.code(400).send(errorBody(400, "Missing Host header"));
+      return;
+    }
     done();
+  });
+
+  // Once closing, responses to requests already in flight end their connection, so the server
+  // can finish closing without waiting for idle keep-alive sockets to time out.
+  app.addHook("preClose", (done) => {
+    lifecycle.markClosing();
+    done();
+  });
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (lifecycle.state === "closing") reply.header("connection", "close");
+    done(null, payload);
   });
 
   app.addHook("onResponse", (request, reply, done) => {

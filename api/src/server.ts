@@ -47,7 +47,6 @@ export function installShutdown(
       exit(1);
     }, config.shutdownTimeoutMs).unref();
     setTimeout(() => {
-      lifecycle.markClosing();
       logger.info("no longer accepting connections, finishing in-flight requests");
       app.close().then(
         () => {
