@@ -1,0 +1,333 @@
+/**
+ * Configuration validation: bad settings and bad environment variables are rejected before any
+ * construct exists, each with a message that names the field (or variable), the bad value and the
+ * allowed form, and every problem of a configuration is reported at once.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, type PlatformSettings } from "../../config";
+import { settings as committed } from "../../config/settings";
+import { settingsCopy } from "../helpers/synth";
+
+/** Settings with `readonly` removed, to break one field in a test. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type Settings = Mutable<PlatformSettings>;
+
+/** Loads settings changed by `mutate` with `env`, and returns the ConfigError it must throw. */
+function rejection(mutate: (s: Settings) => void, env: Record<string, string> = {}): ConfigError {
+  const s = settingsCopy() as Settings;
+  mutate(s);
+  try {
+    loadConfig(env, s);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("the configuration was accepted");
+}
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+
+describe("the committed configuration", () => {
+  it("loads without problems and without environment overrides", () => {
+    const config = loadConfig({}, committed);
+    expect(config.shared).toBe(committed.shared);
+    expect(config.target).toEqual({ kind: "aws" });
+    expect(config.gitSha).toBeUndefined();
+    expect(config.appVersion).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("keeps logs for a year and pins no zones by default", () => {
+    expect(committed.shared.logRetentionDays).toBe(365);
+    expect(committed.shared.availabilityZones).toBeUndefined();
+  });
+});
+
+// [case, change, the field the message must name, a fragment of the allowed form]
+const badSettings: Array<[string, (s: Settings) => void, string, RegExp]> = [
+  [
+    "a VPC CIDR that does not parse",
+    (s) => (s.shared.vpcCidr = "10.40.0/16"),
+    "shared.vpcCidr",
+    /CIDR/,
+  ],
+  [
+    "a VPC CIDR with host bits set",
+    (s) => (s.shared.vpcCidr = "10.40.0.1/16"),
+    "shared.vpcCidr",
+    /CIDR/,
+  ],
+  [
+    "a VPC CIDR overlapping the service range",
+    (s) => (s.shared.vpcCidr = "172.20.0.0/16"),
+    "shared.vpcCidr",
+    /overlap/,
+  ],
+  [
+    "overlapping endpoint CIDRs",
+    (s) => (s.shared.publicEndpointCidrs = ["203.0.113.0/24", "203.0.113.128/25"]),
+    "shared.publicEndpointCidrs[1]",
+    /overlap publicEndpointCidrs\[0\]/,
+  ],
+  ["fewer than 2 AZs", (s) => (s.shared.azCount = 1), "shared.azCount", /2 to 6/],
+  [
+    "pinned zones of another region",
+    (s) => (s.shared.availabilityZones = ["eu-west-1a", "eu-west-1b", "us-east-1a"]),
+    "shared.availabilityZones[2]",
+    /zone of eu-west-1/,
+  ],
+  [
+    "fewer pinned zones than azCount",
+    (s) => (s.shared.availabilityZones = ["eu-west-1a", "eu-west-1b"]),
+    "shared.availabilityZones",
+    /exactly azCount \(3\)/,
+  ],
+  [
+    "min > max",
+    (s) => (s.shared.systemNodeGroup.minSize = 4),
+    "shared.systemNodeGroup.minSize",
+    /must not exceed maxSize \(3\)/,
+  ],
+  [
+    "desired outside [min, max]",
+    (s) => (s.environments.dev.nodeGroup.desiredSize = 5),
+    "environments.dev.nodeGroup.desiredSize",
+    /within \[minSize, maxSize\] = \[1, 3\]/,
+  ],
+  [
+    "an unknown instance type format",
+    (s) => (s.environments.dev.nodeGroup.instanceTypes = ["t3.large", "large"]),
+    "environments.dev.nodeGroup.instanceTypes[1]",
+    /EC2 instance type/,
+  ],
+  [
+    "an unknown capacity type",
+    (s) => ((s.environments.prod.nodeGroup as { capacityType: string }).capacityType = "RESERVED"),
+    "environments.prod.nodeGroup.capacityType",
+    /ON_DEMAND/,
+  ],
+  [
+    "a bad cron expression",
+    (s) => (s.environments.dev.offHours!.scaleDownCron = "0 25 * * 1-5"),
+    "environments.dev.offHours.scaleDownCron",
+    /bad hour/,
+  ],
+  [
+    "a cron expression with six fields",
+    (s) => (s.environments.dev.offHours!.scaleUpCron = "0 0 7 * * 1-5"),
+    "environments.dev.offHours.scaleUpCron",
+    /6 fields instead of 5/,
+  ],
+  [
+    "a bad time zone",
+    (s) => (s.environments.dev.offHours!.timeZone = "Mars/Olympus_Mons"),
+    "environments.dev.offHours.timeZone",
+    /IANA time zone/,
+  ],
+  [
+    "an empty repository",
+    (s) => (s.shared.githubRepository = ""),
+    "shared.githubRepository",
+    /owner\/name/,
+  ],
+  [
+    "a repository without an owner",
+    (s) => (s.shared.githubRepository = "eks-api-platform"),
+    "shared.githubRepository",
+    /owner\/name/,
+  ],
+  [
+    "a wildcard repository",
+    (s) => (s.shared.githubRepository = "example-org/*"),
+    "shared.githubRepository",
+    /without wildcards/,
+  ],
+  [
+    "a Kubernetes version below the supported window",
+    (s) => (s.shared.kubernetesVersion = "1.28"),
+    "shared.kubernetesVersion",
+    /one of 1\.31/,
+  ],
+  [
+    "a Kubernetes version above the supported window",
+    (s) => (s.shared.kubernetesVersion = "1.40"),
+    "shared.kubernetesVersion",
+    /one of 1\.31/,
+  ],
+  [
+    "one replica in prod",
+    (s) => {
+      s.environments.prod.api.replicas = 1;
+      s.environments.prod.api.autoscaling.enabled = false;
+    },
+    "environments.prod.api.replicas",
+    /prod runs at least 2 replicas/,
+  ],
+  [
+    "a memory limit below the request",
+    (s) => (s.environments.dev.api.resources.limits.memory = "64Mi"),
+    "environments.dev.api.resources.limits.memory",
+    /at least the request \(128Mi\)/,
+  ],
+  [
+    "a CPU limit below the request",
+    (s) => (s.environments.prod.api.resources.limits.cpu = "200m"),
+    "environments.prod.api.resources.limits.cpu",
+    /at least the request \(250m\)/,
+  ],
+  [
+    "a CPU quantity that does not parse",
+    (s) => (s.environments.dev.api.resources.requests.cpu = "lots"),
+    "environments.dev.api.resources.requests.cpu",
+    /CPU quantity/,
+  ],
+  [
+    "autoscaling min above max",
+    (s) => (s.environments.dev.api.autoscaling.minReplicas = 5),
+    "environments.dev.api.autoscaling.minReplicas",
+    /must not exceed autoscaling.maxReplicas \(4\)/,
+  ],
+  [
+    "a bad image tag",
+    (s) => (s.environments.dev.api.imageTag = "release 0.1.0"),
+    "environments.dev.api.imageTag",
+    /OCI tag/,
+  ],
+  [
+    "a committed latest tag",
+    (s) => (s.environments.prod.api.imageTag = "latest"),
+    "environments.prod.api.imageTag",
+    /mutable tag/,
+  ],
+  [
+    "a log retention CloudWatch does not offer",
+    (s) => (s.shared.logRetentionDays = 100),
+    "shared.logRetentionDays",
+    /one of 1, 3, 5/,
+  ],
+  ["an upper-case project", (s) => (s.shared.project = "API"), "shared.project", /lower-case/],
+  ["a bad region", (s) => (s.shared.region = "europe"), "shared.region", /eu-west-1/],
+  ["a short account id", (s) => (s.shared.accountId = "1234"), "shared.accountId", /12-digit/],
+  [
+    "a state bucket name S3 refuses",
+    (s) => (s.shared.stateBucket = "Upper_Case"),
+    "shared.stateBucket",
+    /S3 bucket name/,
+  ],
+  [
+    "an admin ARN that is not a role",
+    (s) => (s.shared.clusterAdminRoleArns = ["arn:aws:iam::111122223333:user/alice"]),
+    "shared.clusterAdminRoleArns[0]",
+    /IAM role ARN/,
+  ],
+  [
+    "a NodePort service",
+    (s) => ((s.environments.dev.api.service as { type: string }).type = "NodePort"),
+    "environments.dev.api.service.type",
+    /ClusterIP/,
+  ],
+  [
+    "a Helm timeout below a minute",
+    (s) => (s.environments.prod.api.helmTimeoutSeconds = 30),
+    "environments.prod.api.helmTimeoutSeconds",
+    /60-3600/,
+  ],
+];
+
+// [case, environment, the variable the message must name, a fragment of the allowed form]
+const badEnvironment: Array<[string, Record<string, string>, string, RegExp]> = [
+  ["IMAGE_TAG_PROD=latest", { IMAGE_TAG_PROD: "latest" }, "IMAGE_TAG_PROD", /mutable tag/],
+  ["IMAGE_TAG_DEV with a space", { IMAGE_TAG_DEV: "sha 123" }, "IMAGE_TAG_DEV", /OCI tag/],
+  ["IMAGE_TAG_DEV empty", { IMAGE_TAG_DEV: "" }, "IMAGE_TAG_DEV", /OCI tag/],
+  [
+    "an unknown environment's tag",
+    { IMAGE_TAG_STAGING: `sha-${SHA}` },
+    "IMAGE_TAG_STAGING",
+    /IMAGE_TAG_DEV, IMAGE_TAG_PROD/,
+  ],
+  ["GIT_SHA that is not hex", { GIT_SHA: "main" }, "GIT_SHA", /7 to 40 lower-case hex/],
+  ["an unknown DEPLOY_TARGET", { DEPLOY_TARGET: "gcp" }, "DEPLOY_TARGET", /"aws" \(default\)/],
+  [
+    "the emulator without an endpoint",
+    { DEPLOY_TARGET: "emulator" },
+    "EMULATOR_ENDPOINT_URL",
+    /loopback URL/,
+  ],
+  [
+    "the emulator on a remote host",
+    { DEPLOY_TARGET: "emulator", EMULATOR_ENDPOINT_URL: "http://203.0.113.7:5000" },
+    "EMULATOR_ENDPOINT_URL",
+    /loopback URL/,
+  ],
+];
+
+describe("bad settings are rejected with the field named", () => {
+  it("covers at least 15 cases", () => {
+    expect(badSettings.length + badEnvironment.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(badSettings)("%s", (_, mutate, field, allowed) => {
+    const error = rejection(mutate);
+    const issue = error.issues.find((i) => i.field === field);
+    expect(issue, `no issue for ${field} in:\n${error.message}`).toBeDefined();
+    expect(issue!.allowed).toMatch(allowed);
+    // The message quotes the field, the bad value and the allowed form on one line.
+    const line = error.message.split("\n").find((l) => l.includes(`- ${field}: got `));
+    expect(line).toContain(JSON.stringify(issue!.value));
+    expect(line).toMatch(allowed);
+  });
+});
+
+describe("bad environment variables are rejected with the variable named", () => {
+  it.each(badEnvironment)("%s", (_, env, variable, allowed) => {
+    const error = rejection(() => undefined, env);
+    expect(error.issues.map((i) => i.field)).toContain(variable);
+    expect(error.issues.find((i) => i.field === variable)!.allowed).toMatch(allowed);
+    expect(error.message).toContain(`- ${variable}: got `);
+  });
+
+  it("accepts the emulator on a loopback address", () => {
+    const config = loadConfig(
+      { DEPLOY_TARGET: "emulator", EMULATOR_ENDPOINT_URL: "http://127.0.0.1:5000" },
+      committed,
+    );
+    expect(config.target).toMatchObject({ kind: "endpoint", endpointUrl: "http://127.0.0.1:5000" });
+  });
+});
+
+describe("every problem is reported at once", () => {
+  it("lists each broken field and variable in one ConfigError", () => {
+    const error = rejection(
+      (s) => {
+        s.shared.vpcCidr = "10.40.0.0/33";
+        s.shared.azCount = 1;
+        s.shared.githubRepository = "";
+        s.environments.prod.nodeGroup.minSize = 1;
+        s.environments.dev.offHours!.timeZone = "Nowhere/Else";
+      },
+      { IMAGE_TAG_PROD: "latest", IMAGE_TAG_STAGING: "sha-1", GIT_SHA: "xyz" },
+    );
+    const fields = error.issues.map((i) => i.field);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        "shared.vpcCidr",
+        "shared.azCount",
+        "shared.githubRepository",
+        "environments.prod.nodeGroup.minSize",
+        "environments.dev.offHours.timeZone",
+        "IMAGE_TAG_PROD",
+        "IMAGE_TAG_STAGING",
+        "GIT_SHA",
+      ]),
+    );
+    expect(error.message).toMatch(
+      new RegExp(`^invalid configuration \\(${fields.length} problems\\)`),
+    );
+    expect(error.message.split("\n")).toHaveLength(fields.length + 1);
+  });
+
+  it("validates the offered settings, not the committed ones", () => {
+    // loadConfig must read the settings it is given: a mutation that the committed file does not
+    // have must be what is reported.
+    expect(rejection((s) => (s.shared.azCount = 7)).issues).toHaveLength(1);
+  });
+});
