@@ -58,8 +58,16 @@ const ofKind = (docs: Manifest[], kind: string): Record<string, unknown> =>
 /** A values override (on top of the prod values) that breaks an invariant. */
 const valueBreakers = {
   noNetworkPolicy: { networkPolicy: { enabled: false } },
-  oneReplica: { replicaCount: 1, autoscaling: { enabled: false } },
-  oneReplicaFloor: { autoscaling: { enabled: true, minReplicas: 1 } },
+  // A percentage keeps the budget valid for a single pod, so only the replica floor is broken.
+  oneReplica: {
+    replicaCount: 1,
+    autoscaling: { enabled: false },
+    podDisruptionBudget: { minAvailable: "50%" },
+  },
+  oneReplicaFloor: {
+    autoscaling: { enabled: true, minReplicas: 1 },
+    podDisruptionBudget: { minAvailable: "50%" },
+  },
   noBudget: { podDisruptionBudget: { enabled: false } },
   noSpread: { topologySpread: { enabled: false } },
 } satisfies Record<string, Values>;

@@ -138,6 +138,12 @@ const rejections: readonly Rejection[] = [
     error: /autoscaling\.minReplicas \(8\) must not exceed autoscaling\.maxReplicas \(4\)/,
   },
   {
+    title: "a PodDisruptionBudget that would never allow an eviction",
+    values: { replicaCount: 1 },
+    error:
+      /podDisruptionBudget\.minAvailable \(1\) must be lower than the replica count \(1\), or no pod could ever be evicted/,
+  },
+  {
     title: "the namespace's default ServiceAccount",
     values: { serviceAccount: { create: false } },
     error: /must not run as the namespace's "default" ServiceAccount/,

@@ -129,6 +129,11 @@ message). Each failure names the value and the allowed form.
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- $errors = append $errors (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- end }}
+{{- $floor := ternary (int .Values.autoscaling.minReplicas) (int .Values.replicaCount) .Values.autoscaling.enabled }}
+{{- $minAvailable := .Values.podDisruptionBudget.minAvailable }}
+{{- if and .Values.podDisruptionBudget.enabled (not (kindIs "string" $minAvailable)) (ge (int $minAvailable) $floor) }}
+{{- $errors = append $errors (printf "podDisruptionBudget.minAvailable (%d) must be lower than the replica count (%d), or no pod could ever be evicted and node drains would hang; lower it, add replicas, or set podDisruptionBudget.enabled=false" (int $minAvailable) $floor) }}
+{{- end }}
 {{- if eq (include "api.serviceAccountName" .) "default" }}
 {{- $errors = append $errors "serviceAccount: the pods must not run as the namespace's \"default\" ServiceAccount; set serviceAccount.create=true or name an existing one in serviceAccount.name" }}
 {{- end }}
