@@ -1,0 +1,273 @@
+/**
+ * Command-line entry point of the delivery scripts (`npm run delivery -- <command> [options]`).
+ * Results go to stdout as `key=value` lines (append them to `$GITHUB_OUTPUT` or `$GITHUB_ENV`);
+ * progress and errors go to stderr. Exit codes: 0 success, 1 a failed check, 2 a usage error.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { AwsCliEcr, findImage, parseRepositoryUrl, promoteImage } from "./ecr";
+import { DeliveryError, UsageError } from "./errors";
+import { driftObservation } from "./drift";
+import { gitHubContextFromEnv, GitHubClient } from "./github";
+import { checkReleaseTag, devImageTag, latestReleaseTag } from "./image-tags";
+import { readPlanDirectory } from "./plan-files";
+import { hasChanges, JOB_SUMMARY_BUDGET, renderPlanReport } from "./plan-report";
+import { smokeTest } from "./smoke";
+import { syncTrackingIssue } from "./tracking-issue";
+
+type Options = Record<string, string | string[] | boolean | undefined>;
+
+const USAGE = `usage: npm run delivery -- <command> [options]
+
+  plan-report   --plans <dir> --comment <file> --summary <file> [--title <text>]
+                [--context <markdown line>]... [--full-plan-hint <text>]
+  image-tags    --head <commit>        IMAGE_TAG_DEV and IMAGE_TAG_PROD (newest release-* git tag)
+  release-check --tag <release-x.y.z> [--package api/package.json] [--commit <sha>]
+  ecr-find      --repository-url <url> --tag <tag>
+  promote       --repository-url <url> --source-tag <tag> --target-tag <tag>
+  stack-output  --file <outputs.json> --stack <stack> --name <output>
+  smoke         --url <http://host> [--commit <sha>] [--version <x.y.z>] [--deadline-seconds 600]
+  drift-issue   --plans <dir> --run-url <url> --commit <sha>
+`;
+
+function str(options: Options, name: string): string {
+  const value = options[name];
+  if (typeof value !== "string" || value === "")
+    throw new UsageError(`--${name} is required.\n\n${USAGE}`);
+  return value;
+}
+
+function optional(options: Options, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync("git", args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
+  } catch (error) {
+    throw new DeliveryError(`git ${args.join(" ")} failed: ${(error as Error).message}`);
+  }
+}
+
+function out(key: string, value: string): void {
+  if (/[\r\n]/.test(value)) throw new DeliveryError(`output ${key} must be one line.`);
+  process.stdout.write(`${key}=${value}\n`);
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const commands: Record<
+  string,
+  {
+    options: Record<string, { type: "string"; multiple?: boolean }>;
+    run: (o: Options) => Promise<void> | void;
+  }
+> = {
+  "plan-report": {
+    options: {
+      plans: { type: "string" },
+      comment: { type: "string" },
+      summary: { type: "string" },
+      title: { type: "string" },
+      context: { type: "string", multiple: true },
+      "full-plan-hint": { type: "string" },
+    },
+    run(o) {
+      const stacks = readPlanDirectory(str(o, "plans"));
+      const base = {
+        title: optional(o, "title") ?? "Terraform plan",
+        context: Array.isArray(o.context) ? o.context : [],
+      };
+      const hint = optional(o, "full-plan-hint");
+      const comment = renderPlanReport(stacks, {
+        ...base,
+        ...(hint ? { fullPlanHint: hint } : {}),
+      });
+      const summary = renderPlanReport(stacks, { ...base, budget: JOB_SUMMARY_BUDGET });
+      writeFileSync(str(o, "comment"), comment.markdown);
+      writeFileSync(str(o, "summary"), summary.markdown);
+      for (const stack of stacks) {
+        log(
+          `${stack.stack}: ${stack.status === "failed" ? "plan failed" : hasChanges(stack) ? "changes" : "no changes"}`,
+        );
+      }
+      out("changed", String(stacks.some(hasChanges)));
+      out("failed", String(stacks.some((s) => s.status === "failed")));
+      out("truncated", String(comment.truncated));
+    },
+  },
+  "image-tags": {
+    options: { head: { type: "string" } },
+    run(o) {
+      out("IMAGE_TAG_DEV", devImageTag(str(o, "head")));
+      const tags = git(["tag", "--list", "release-*"]).split("\n").filter(Boolean);
+      const latest = latestReleaseTag(tags);
+      if (latest) out("IMAGE_TAG_PROD", latest);
+      else log("no release-* tag yet: IMAGE_TAG_PROD keeps the committed default");
+    },
+  },
+  "release-check": {
+    options: { tag: { type: "string" }, package: { type: "string" }, commit: { type: "string" } },
+    run(o) {
+      const file = optional(o, "package") ?? "api/package.json";
+      let version: unknown;
+      try {
+        version = (JSON.parse(readFileSync(file, "utf8")) as { version?: unknown }).version;
+      } catch (error) {
+        throw new DeliveryError(
+          `cannot read the API's version from ${file}: ${(error as Error).message}`,
+        );
+      }
+      const release = checkReleaseTag(str(o, "tag"), version);
+      const commit = optional(o, "commit") ?? git(["rev-parse", "HEAD^{commit}"]);
+      const sourceTag = devImageTag(commit);
+      out("version", release.version.text);
+      out("image_tag", release.tag);
+      out("source_tag", sourceTag);
+      out("commit", commit);
+    },
+  },
+  "ecr-find": {
+    options: { "repository-url": { type: "string" }, tag: { type: "string" } },
+    async run(o) {
+      const { repositoryName } = parseRepositoryUrl(str(o, "repository-url"));
+      const image = await findImage(new AwsCliEcr(), repositoryName, str(o, "tag"));
+      log(
+        image
+          ? `${repositoryName}:${str(o, "tag")} exists (${image.digest})`
+          : `${repositoryName}:${str(o, "tag")} does not exist`,
+      );
+      out("digest", image?.digest ?? "");
+    },
+  },
+  promote: {
+    options: {
+      "repository-url": { type: "string" },
+      "source-tag": { type: "string" },
+      "target-tag": { type: "string" },
+    },
+    async run(o) {
+      const { repositoryName } = parseRepositoryUrl(str(o, "repository-url"));
+      const result = await promoteImage(new AwsCliEcr(), {
+        repositoryName,
+        sourceTag: str(o, "source-tag"),
+        targetTag: str(o, "target-tag"),
+      });
+      log(
+        result.tagged
+          ? `tagged ${str(o, "target-tag")} on ${result.digest}`
+          : `${str(o, "target-tag")} already on ${result.digest}`,
+      );
+      out("digest", result.digest);
+    },
+  },
+  "stack-output": {
+    options: { file: { type: "string" }, stack: { type: "string" }, name: { type: "string" } },
+    run(o) {
+      const file = str(o, "file");
+      let outputs: unknown;
+      try {
+        outputs = JSON.parse(readFileSync(file, "utf8"));
+      } catch (error) {
+        throw new DeliveryError(
+          `cannot read the outputs file ${file}: ${(error as Error).message}`,
+        );
+      }
+      const stack = (outputs as Record<string, unknown> | null)?.[str(o, "stack")];
+      const value = (stack as Record<string, unknown> | null | undefined)?.[str(o, "name")];
+      if (typeof value !== "string" || value === "") {
+        throw new DeliveryError(
+          `${file} has no string output ${str(o, "stack")}.${str(o, "name")}.`,
+        );
+      }
+      out(str(o, "name"), value);
+    },
+  },
+  smoke: {
+    options: {
+      url: { type: "string" },
+      commit: { type: "string" },
+      version: { type: "string" },
+      "deadline-seconds": { type: "string" },
+    },
+    async run(o) {
+      const deadline = Number(optional(o, "deadline-seconds") ?? "600");
+      if (!Number.isInteger(deadline) || deadline < 1) {
+        throw new UsageError("--deadline-seconds must be a positive whole number.");
+      }
+      const commit = optional(o, "commit");
+      const version = optional(o, "version");
+      await smokeTest(
+        { baseUrl: str(o, "url"), ...(commit ? { commit } : {}), ...(version ? { version } : {}) },
+        { deadlineMs: deadline * 1000, intervalMs: 10_000, requestTimeoutMs: 5_000 },
+        { fetch, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log },
+      );
+    },
+  },
+  "drift-issue": {
+    options: {
+      plans: { type: "string" },
+      "run-url": { type: "string" },
+      commit: { type: "string" },
+    },
+    async run(o) {
+      const observation = driftObservation(
+        readPlanDirectory(str(o, "plans")),
+        str(o, "run-url"),
+        str(o, "commit"),
+      );
+      log(
+        await syncTrackingIssue(new GitHubClient(gitHubContextFromEnv(process.env)), observation),
+      );
+      out("drift", String(observation.state === "problem"));
+    },
+  },
+};
+
+/** Runs one command; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    const command = name === undefined ? undefined : commands[name];
+    if (!command)
+      throw new UsageError(`unknown command ${JSON.stringify(name ?? "")}.\n\n${USAGE}`);
+    let values: Options;
+    try {
+      values = parseArgs({
+        args: [...rest],
+        options: command.options,
+        strict: true,
+        allowPositionals: false,
+      }).values;
+    } catch (error) {
+      throw new UsageError(`${name}: ${(error as Error).message}\n\n${USAGE}`);
+    }
+    await command.run(values);
+    return 0;
+  } catch (error) {
+    if (error instanceof DeliveryError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      if (process.env.GITHUB_ACTIONS === "true") {
+        // Workflow commands are read from stderr too; stdout may be going to $GITHUB_OUTPUT.
+        process.stderr.write(
+          `::error title=${name ?? "delivery"}::${error.message.split("\n")[0]}\n`,
+        );
+      }
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+if (process.argv[1] && /cli\.ts$/.test(process.argv[1])) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
