@@ -21,6 +21,7 @@ import {
 /** Loosely typed views used only to break a rendered copy on purpose. */
 interface MutableContainer {
   image: string;
+  ports: Record<string, unknown>[];
   env: { name: string; value: string }[];
   resources: { requests: Record<string, unknown>; limits: Record<string, unknown> };
   securityContext: Record<string, unknown> & { capabilities: { drop: string[] } };
@@ -35,6 +36,7 @@ interface MutablePod {
   hostNetwork?: boolean;
   terminationGracePeriodSeconds: number;
   containers: MutableContainer[];
+  volumes: Record<string, unknown>[];
 }
 interface MutableDeployment {
   spec: { strategy: { rollingUpdate: { maxUnavailable: number } }; template: { spec: MutablePod } };
@@ -97,7 +99,7 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
     it("21: runs as non-root, without privilege escalation or capabilities, seccomp RuntimeDefault", () => {
       expect(checkPodSecurityRestricted(rendered[env])).toEqual([]);
     });
-    it("22: has a read-only root filesystem, UID >= 10000, no host namespaces, not privileged", () => {
+    it("22: has a read-only root filesystem, UID >= 10000, nothing from the host, not privileged", () => {
       expect(checkPodIsolation(rendered[env])).toEqual([]);
     });
     it("23: runs as its own ServiceAccount without a token, outside the default namespace", () => {
@@ -174,6 +176,14 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
       expect(checkPodIsolation(host)).toEqual([
         "Deployment/api: hostNetwork is true",
         "Pod/api-test-readyz container readyz: privileged is true",
+      ]);
+      const hostPath = broken(docs(), (d) => {
+        pod(d).volumes.push({ name: "node", hostPath: { path: "/" } });
+        api(d).ports[0].hostPort = 8080;
+      });
+      expect(checkPodIsolation(hostPath)).toEqual([
+        "Deployment/api: volume node is of type hostPath",
+        "Deployment/api container api: hostPort 8080 is set",
       ]);
     });
 

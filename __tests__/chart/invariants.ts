@@ -21,7 +21,7 @@ interface Probe {
 interface Container {
   name: string;
   image?: string;
-  ports?: { name?: string; containerPort: number }[];
+  ports?: { name?: string; containerPort: number; hostPort?: number }[];
   env?: { name: string; value?: string }[];
   resources?: {
     requests?: Record<string, string | number>;
@@ -43,6 +43,7 @@ interface PodSpec {
   securityContext?: SecurityContext;
   containers: Container[];
   initContainers?: Container[];
+  volumes?: ({ name: string } & Record<string, unknown>)[];
   topologySpreadConstraints?: {
     topologyKey: string;
     labelSelector?: { matchLabels?: Record<string, string> };
@@ -137,12 +138,33 @@ export function checkPodSecurityRestricted(docs: readonly Manifest[]): string[] 
   return violations;
 }
 
-/** 22: read-only root filesystem, UID >= 10000, no host namespaces, not privileged. */
+/** Volume types Pod Security `restricted` admits. */
+const RESTRICTED_VOLUME_TYPES = new Set([
+  "configMap",
+  "csi",
+  "downwardAPI",
+  "emptyDir",
+  "ephemeral",
+  "persistentVolumeClaim",
+  "projected",
+  "secret",
+]);
+
+/**
+ * 22: read-only root filesystem, UID >= 10000, no host namespaces, ports or paths, not
+ * privileged.
+ */
 export function checkPodIsolation(docs: readonly Manifest[]): string[] {
   const violations: string[] = [];
   for (const pod of pods(docs)) {
     for (const key of ["hostNetwork", "hostPID", "hostIPC"] as const) {
       if (pod.spec[key] === true) violations.push(`${pod.where}: ${key} is true`);
+    }
+    for (const volume of pod.spec.volumes ?? []) {
+      const types = Object.keys(volume).filter((key) => key !== "name");
+      for (const type of types.filter((t) => !RESTRICTED_VOLUME_TYPES.has(t))) {
+        violations.push(`${pod.where}: volume ${volume.name} is of type ${type}`);
+      }
     }
     for (const c of containers(pod.spec)) {
       const at = `${pod.where} container ${c.name}`;
@@ -151,6 +173,9 @@ export function checkPodIsolation(docs: readonly Manifest[]): string[] {
         violations.push(`${at}: readOnlyRootFilesystem is not true`);
       }
       if (context.privileged === true) violations.push(`${at}: privileged is true`);
+      for (const port of c.ports ?? []) {
+        if (port.hostPort !== undefined) violations.push(`${at}: hostPort ${port.hostPort} is set`);
+      }
       const uid = context.runAsUser ?? pod.spec.securityContext?.runAsUser;
       if (uid === undefined || uid < 10000) {
         violations.push(`${at}: runAsUser is ${String(uid)}, not >= 10000`);

@@ -55,7 +55,7 @@ describe.each(ENVIRONMENTS)("the %s stack's helm_release", (env: Environment) =>
 
   it("installs into its own namespace, labelled for Pod Security restricted (invariant 21)", () => {
     expect(release.options.namespace).toBe(`api-${env}`);
-    const namespace = only(synthesized(env), "kubernetes_namespace_v1") as {
+    const namespace = only(synthesized(env), "kubernetes_namespace_v1") as unknown as {
       metadata: { name: string; labels: Record<string, string> };
     };
     expect(namespace.metadata.name).toBe(release.options.namespace);
