@@ -161,7 +161,9 @@ export class ApiRelease extends Construct {
       },
     });
 
-    if (props.deployerGroup) this.bindDeployer(namespace.metadata.name, props.deployerGroup);
+    if (props.deployerGroup) {
+      this.bindDeployer(props.namespace, namespace.metadata.name, props.deployerGroup);
+    }
 
     this.release = new Release(this, "Release", {
       name: props.releaseName,
@@ -186,7 +188,9 @@ export class ApiRelease extends Construct {
   }
 
   /** RBAC for the deploy role's group: its own namespace object, quota and limits, nothing else. */
-  private bindDeployer(namespace: string, group: string): void {
+  private bindDeployer(namespace: string, namespaceRef: string, group: string): void {
+    // Cluster-scoped names are literal; the namespaced objects reference the namespace so that
+    // terraform creates it first.
     const name = `${namespace}-deployer`;
     const subject = [{ kind: "Group", name: group, apiGroup: "rbac.authorization.k8s.io" }];
     const clusterRole = new ClusterRoleV1(this, "DeployerClusterRole", {
@@ -217,7 +221,7 @@ export class ApiRelease extends Construct {
       subject,
     });
     const role = new RoleV1(this, "DeployerRole", {
-      metadata: { name: "deployer", namespace },
+      metadata: { name: "deployer", namespace: namespaceRef },
       rule: [
         {
           apiGroups: [""],
@@ -227,7 +231,7 @@ export class ApiRelease extends Construct {
       ],
     });
     new RoleBindingV1(this, "DeployerRoleBinding", {
-      metadata: { name: "deployer", namespace },
+      metadata: { name: "deployer", namespace: namespaceRef },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
       subject,
     });
