@@ -17,6 +17,13 @@ describe("kubernetes-validate --strict at the cluster's version", () => {
         kubeVersion: version,
       }),
     );
+    rendered.set(
+      "off",
+      await helmTemplate(apiChartDir, [fixture("minimal"), fixture("off")], {
+        namespace: "qa",
+        kubeVersion: version,
+      }),
+    );
     const prod = rendered.get("prod") ?? [];
     const typo = structuredClone(prod) as Manifest[];
     const deployment = typo.find((d) => d.kind === "Deployment") as unknown as {
@@ -33,11 +40,22 @@ describe("kubernetes-validate --strict at the cluster's version", () => {
     );
   });
 
-  it.each([...ENVIRONMENTS, "full"])("accepts every object rendered for %s", (name) => {
+  it.each([...ENVIRONMENTS, "full", "off"])("accepts every object rendered for %s", (name) => {
     const result = results.get(name);
     expect(result?.errors).toEqual([]);
     expect(result?.ok).toBe(true);
-    expect(rendered.get(name)?.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("renders the objects each set of values asks for", () => {
+    const kinds = (name: string): string[] => (rendered.get(name) ?? []).map((d) => d.kind).sort();
+    const always = ["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Pod", "Service"];
+    for (const env of ENVIRONMENTS) {
+      expect(kinds(env)).toEqual([...always, "HorizontalPodAutoscaler", "ServiceAccount"].sort());
+    }
+    expect(kinds("full")).toEqual(
+      [...always, "HorizontalPodAutoscaler", "Ingress", "ServiceAccount"].sort(),
+    );
+    expect(kinds("off")).toEqual(["Deployment", "Service"]);
   });
 
   it("reports a misspelt field with the object and the path", () => {

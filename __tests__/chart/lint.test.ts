@@ -10,6 +10,7 @@ describe("helm lint --strict", () => {
       ["defaults", helmLint(apiChartDir)],
       ["minimal", helmLint(apiChartDir, fixture("minimal"))],
       ["full", helmLint(apiChartDir, [fixture("minimal"), fixture("full")])],
+      ["off", helmLint(apiChartDir, [fixture("minimal"), fixture("off")])],
       ...ENVIRONMENTS.map((env): [string, Promise<LintResult>] => {
         const release = stackRelease(env);
         return [env, helmLint(release.chartDir, release.values, release.options)];
@@ -19,11 +20,14 @@ describe("helm lint --strict", () => {
     for (const [name, run] of runs) results.set(name, await run);
   });
 
-  it.each(["defaults", "minimal", "full", ...ENVIRONMENTS])("passes with the %s values", (name) => {
-    const result = results.get(name);
-    expect(result?.output).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
-    expect(result?.ok, result?.output).toBe(true);
-  });
+  it.each(["defaults", "minimal", "full", "off", ...ENVIRONMENTS])(
+    "passes with the %s values",
+    (name) => {
+      const result = results.get(name);
+      expect(result?.output).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+      expect(result?.ok, result?.output).toBe(true);
+    },
+  );
 
   it("fails on values the schema refuses", () => {
     const result = results.get("broken");

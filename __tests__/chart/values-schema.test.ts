@@ -274,6 +274,18 @@ describe("values that change the rendering", () => {
     });
   });
 
+  it("keeps a version with build metadata intact in APP_VERSION and label-safe in the label", () => {
+    const deployment = manifestOf(full, "Deployment") as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
+    };
+    expect(deployment.metadata.labels["app.kubernetes.io/version"]).toBe("1.2.3_build.5");
+    const version = deployment.spec.template.spec.containers[0].env.find(
+      (e) => e.name === "APP_VERSION",
+    );
+    expect(version?.value).toBe("1.2.3+build.5");
+  });
+
   it("passes MESSAGE only when set, and the shutdown timings in milliseconds", () => {
     const deployment = manifestOf(full, "Deployment") as unknown as {
       spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
