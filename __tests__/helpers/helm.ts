@@ -67,14 +67,16 @@ const limit = Math.max(1, availableParallelism());
 let running = 0;
 const waiting: (() => void)[] = [];
 
+/** Runs `run` once fewer than `limit` runs are in flight; a finished run hands its slot on. */
 async function withSlot<T>(run: () => Promise<T>): Promise<T> {
-  if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-  running += 1;
+  if (running < limit) running += 1;
+  else await new Promise<void>((resolve) => waiting.push(resolve));
   try {
     return await run();
   } finally {
-    running -= 1;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next) next();
+    else running -= 1;
   }
 }
 
