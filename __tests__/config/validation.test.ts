@@ -9,7 +9,7 @@ import { settings as committed } from "../../config/settings";
 import { settingsCopy } from "../helpers/synth";
 
 /** Settings with `readonly` removed, to break one field in a test. */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
 type Settings = Mutable<PlatformSettings>;
 
 /** Loads settings changed by `mutate` with `env`, and returns the ConfigError it must throw. */

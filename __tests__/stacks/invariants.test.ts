@@ -16,7 +16,7 @@ import { invariants, type Stacks } from "./invariant-checks";
 
 type Obj = Record<string, unknown>;
 /** Settings with `readonly` removed, to break one field in a test. */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
 type Breaker = (stacks: Stacks) => void;
 
 const committed = () =>
