@@ -42,12 +42,15 @@ import {
 } from "./lib/readiness";
 import {
   awsRegion,
+  followAttributePath,
   helmReleases,
+  kubernetesReads,
   kubernetesObjects,
   nodeGroups,
   nodeZones,
   readStack,
   type HelmRelease,
+  type KubernetesRead,
   type Stack,
 } from "./lib/stack";
 import type { Breakage } from "./post-render";
@@ -506,6 +509,33 @@ async function checkRelease(
   return lines.join("\n");
 }
 
+/** Every object a stack reads with a data source exists, with the attributes its outputs use. */
+async function checkReads(k: Clients, reads: readonly KubernetesRead[]): Promise<string> {
+  const lines: string[] = [];
+  for (const read of reads) {
+    const res = await k.kubectl([
+      "get",
+      read.kind,
+      read.name,
+      "-o",
+      "json",
+      ...(read.namespace ? ["-n", read.namespace] : []),
+    ]);
+    expect(res.status === 0, `${read.address}: ${res.stderr.trim()}`);
+    const object: unknown = JSON.parse(res.stdout);
+    const values = read.outputPaths.map((path) => {
+      const value = followAttributePath(object, path);
+      expect(
+        value !== undefined && value !== "",
+        `${read.address}.${path}, which an output reads, is empty on the server`,
+      );
+      return `${path}=${String(value)}`;
+    });
+    lines.push(`${read.address} → ${read.kind}/${read.name} ${values.join(", ")}`.trim());
+  }
+  return lines.join("\n");
+}
+
 // --- failure rehearsals ----------------------------------------------------------------------------
 
 /** Ready pods per pod-template-hash of the release's Deployment. */
@@ -803,6 +833,7 @@ async function main(): Promise<void> {
   }
   const shared = readStack(outDir, "shared");
   const stacks = appStacks(outDir);
+  const byName = new Map([shared, ...stacks].map((s) => [s.name, s]));
 
   const layout = await planLayout(workDir, shm);
   const cp = await startControlPlane(bin, layout, (label, body) => step(`start ${label}`, body));
@@ -837,7 +868,7 @@ async function main(): Promise<void> {
   const deployed: Deployed[] = [];
   for (const stack of stacks) {
     await step(`${stack.name}: namespaces, quotas, limit ranges`, () => applyObjects(k, stack));
-    for (const release of helmReleases(stack)) {
+    for (const release of helmReleases(stack, byName)) {
       // A stack may carry its chart as an asset; a missing folder means a stale synth.
       expect(
         existsSync(join(release.chart, "Chart.yaml")),
@@ -854,6 +885,14 @@ async function main(): Promise<void> {
   for (const d of deployed) {
     await step(`${d.stack.name}: ${d.release.address} checks`, () =>
       checkRelease(k, d, zonesAvailable),
+    );
+  }
+
+  for (const stack of stacks) {
+    const reads = kubernetesReads(stack);
+    if (reads.length === 0) continue;
+    await step(`${stack.name}: objects the stack reads back (data sources, outputs)`, () =>
+      checkReads(k, reads),
     );
   }
 

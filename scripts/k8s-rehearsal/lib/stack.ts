@@ -236,6 +236,18 @@ function camel(key: string): string {
   return key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
+const ANY_REFERENCE = /\$\{[^}]*\}/g;
+
+/**
+ * Resolves references in a configured value as Terraform would: a whole-string reference takes the
+ * referenced value, references inside a longer string (`"${...}-deployer"`) are interpolated.
+ */
+export function interpolate(json: StackJson, value: unknown, where: string): unknown {
+  if (typeof value !== "string" || !value.includes("${")) return value;
+  if (WHOLE_REFERENCE.test(value)) return resolveReference(json, value, where);
+  return value.replace(ANY_REFERENCE, (ref) => String(resolveReference(json, ref, where)));
+}
+
 function stringMap(
   json: StackJson,
   value: unknown,
@@ -244,8 +256,52 @@ function stringMap(
   const map = block(value);
   if (!map) return undefined;
   return Object.fromEntries(
-    Object.entries(map).map(([k, v]) => [k, String(resolveReference(json, v, `${where}.${k}`))]),
+    Object.entries(map).map(([k, v]) => [k, String(interpolate(json, v, `${where}.${k}`))]),
   );
+}
+
+/** Terraform block names the provider writes in the singular for a Kubernetes list field. */
+const LIST_FIELDS: Readonly<Record<string, string>> = {
+  rule: "rules",
+  subject: "subjects",
+  limit: "limits",
+  match_expression: "matchExpressions",
+  cluster_role_selectors: "clusterRoleSelectors",
+};
+/** Nested blocks that stand for one Kubernetes object (not a list of them). */
+const SINGLE_FIELDS = new Set(["role_ref", "scope_selector", "aggregation_rule"]);
+/** Maps whose keys are data (resource names, label keys), never converted to camelCase. */
+const MAP_FIELDS = new Set([
+  "hard",
+  "default",
+  "default_request",
+  "max",
+  "min",
+  "max_limit_request_ratio",
+  "match_labels",
+]);
+
+/**
+ * Converts a provider block to its Kubernetes form: snake_case keys to camelCase, singular list
+ * blocks to their plural field, single blocks to objects, references resolved.
+ */
+function toKubernetes(json: StackJson, value: unknown, where: string): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => toKubernetes(json, v, `${where}[${i}]`));
+  if (value === null || typeof value !== "object") return interpolate(json, value, where);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
+    const at = `${where}.${key}`;
+    if (MAP_FIELDS.has(key)) {
+      out[camel(key)] = stringMap(json, raw, at);
+    } else if (key in LIST_FIELDS) {
+      out[LIST_FIELDS[key]!] = blocks(raw).map((b, i) => toKubernetes(json, b, `${at}[${i}]`));
+    } else if (SINGLE_FIELDS.has(key)) {
+      out[camel(key)] = toKubernetes(json, block(raw), at);
+    } else {
+      out[camel(key)] = toKubernetes(json, raw, at);
+    }
+  }
+  return out;
 }
 
 function metadata(
@@ -261,10 +317,10 @@ function metadata(
       `${address}.metadata.generate_name cannot be rehearsed; give it a name`,
     );
   }
-  const name = resolveReference(json, meta.name, `${address}.metadata.name`);
+  const name = interpolate(json, meta.name, `${address}.metadata.name`);
   const out: Record<string, unknown> = { name: literalString(name, `${address}.metadata.name`) };
   if (namespaced) {
-    const ns = resolveReference(json, meta.namespace ?? "default", `${address}.metadata.namespace`);
+    const ns = interpolate(json, meta.namespace ?? "default", `${address}.metadata.namespace`);
     out.namespace = literalString(ns, `${address}.metadata.namespace`);
   }
   const labels = stringMap(json, meta.labels, `${address}.metadata.labels`);
@@ -274,55 +330,76 @@ function metadata(
   return out;
 }
 
-function quotaSpec(json: StackJson, address: string, attrs: Record<string, unknown>) {
-  const spec = block(attrs.spec) ?? {};
-  const out: Record<string, unknown> = {};
-  const hard = stringMap(json, spec.hard, `${address}.spec.hard`);
-  if (hard) out.hard = hard;
-  if (Array.isArray(spec.scopes)) out.scopes = spec.scopes.map(String);
-  const selector = block(spec.scope_selector);
-  if (selector) {
-    out.scopeSelector = {
-      matchExpressions: blocks(selector.match_expression).map((e) => ({
-        scopeName: e.scope_name,
-        operator: e.operator,
-        ...(Array.isArray(e.values) ? { values: e.values.map(String) } : {}),
-      })),
-    };
-  }
-  return out;
-}
-
-function limitRangeSpec(json: StackJson, address: string, attrs: Record<string, unknown>) {
-  const spec = block(attrs.spec) ?? {};
-  return {
-    limits: blocks(spec.limit).map((limit, i) => {
-      const item: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(limit)) {
-        item[camel(key)] =
-          key === "type" ? value : stringMap(json, value, `${address}.spec.limit[${i}].${key}`);
-      }
-      return item;
-    }),
-  };
+/** How one provider resource type becomes a Kubernetes object. */
+interface Translation {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  /** Top-level provider attributes copied (converted) into the object besides `metadata`. */
+  readonly fields: readonly string[];
 }
 
 /** The Kubernetes resource types the rehearsal creates, in the order it creates them. */
-export const KUBERNETES_RESOURCE_TYPES = [
-  "kubernetes_namespace_v1",
-  "kubernetes_resource_quota_v1",
-  "kubernetes_limit_range_v1",
-] as const;
+export const KUBERNETES_TRANSLATIONS: Readonly<Record<string, Translation>> = {
+  kubernetes_namespace_v1: { apiVersion: "v1", kind: "Namespace", namespaced: false, fields: [] },
+  kubernetes_cluster_role_v1: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    namespaced: false,
+    fields: ["rule", "aggregation_rule"],
+  },
+  kubernetes_role_v1: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    namespaced: true,
+    fields: ["rule"],
+  },
+  kubernetes_cluster_role_binding_v1: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    namespaced: false,
+    fields: ["role_ref", "subject"],
+  },
+  kubernetes_role_binding_v1: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    namespaced: true,
+    fields: ["role_ref", "subject"],
+  },
+  kubernetes_resource_quota_v1: {
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    namespaced: true,
+    fields: ["spec"],
+  },
+  kubernetes_limit_range_v1: {
+    apiVersion: "v1",
+    kind: "LimitRange",
+    namespaced: true,
+    fields: ["spec"],
+  },
+};
+
+/** Provider attributes that do not become part of the object. */
+const PROVIDER_ONLY = new Set([
+  "//",
+  "metadata",
+  "depends_on",
+  "provider",
+  "lifecycle",
+  "timeouts",
+  "wait_for_default_service_account",
+]);
 
 /**
- * Every namespace, ResourceQuota and LimitRange of an application stack as a Kubernetes manifest,
- * namespaces first. Any other `kubernetes_*` resource is an error, so the rehearsal never quietly
- * deploys less than the stack would.
+ * Every namespace, RBAC object, ResourceQuota and LimitRange of an application stack as a
+ * Kubernetes manifest, in creation order. Any other `kubernetes_*` resource, or an attribute the
+ * translation does not know, is an error, so the rehearsal never quietly deploys less than the
+ * stack would.
  */
 export function kubernetesObjects(stack: Stack): KubeObject[] {
-  const known = new Set<string>(KUBERNETES_RESOURCE_TYPES);
   const unknown = Object.keys(stack.json.resource ?? {}).filter(
-    (type) => type.startsWith("kubernetes_") && !known.has(type),
+    (type) => type.startsWith("kubernetes_") && !(type in KUBERNETES_TRANSLATIONS),
   );
   if (unknown.length > 0) {
     throw new RehearsalError(
@@ -330,37 +407,30 @@ export function kubernetesObjects(stack: Stack): KubeObject[] {
     );
   }
   const objects: KubeObject[] = [];
-  for (const { address, attrs } of resourcesOfType(stack.json, "kubernetes_namespace_v1")) {
-    objects.push({
-      address,
-      manifest: {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: metadata(stack.json, attrs, address, false),
-      },
-    });
-  }
-  for (const { address, attrs } of resourcesOfType(stack.json, "kubernetes_resource_quota_v1")) {
-    objects.push({
-      address,
-      manifest: {
-        apiVersion: "v1",
-        kind: "ResourceQuota",
-        metadata: metadata(stack.json, attrs, address, true),
-        spec: quotaSpec(stack.json, address, attrs),
-      },
-    });
-  }
-  for (const { address, attrs } of resourcesOfType(stack.json, "kubernetes_limit_range_v1")) {
-    objects.push({
-      address,
-      manifest: {
-        apiVersion: "v1",
-        kind: "LimitRange",
-        metadata: metadata(stack.json, attrs, address, true),
-        spec: limitRangeSpec(stack.json, address, attrs),
-      },
-    });
+  for (const [type, t] of Object.entries(KUBERNETES_TRANSLATIONS)) {
+    for (const { address, attrs } of resourcesOfType(stack.json, type)) {
+      const manifest: Record<string, unknown> = {
+        apiVersion: t.apiVersion,
+        kind: t.kind,
+        metadata: metadata(stack.json, attrs, address, t.namespaced),
+      };
+      for (const [key, value] of Object.entries(attrs)) {
+        if (PROVIDER_ONLY.has(key)) continue;
+        if (!t.fields.includes(key)) {
+          throw new RehearsalError(`${address}.${key} has no translation in the rehearsal`);
+        }
+        const converted = toKubernetes(stack.json, { [key]: value }, address) as Record<
+          string,
+          unknown
+        >;
+        const field = Object.keys(converted)[0]!;
+        manifest[field] =
+          key === "spec"
+            ? toKubernetes(stack.json, block(value), `${address}.spec`)
+            : converted[field];
+      }
+      objects.push({ address, manifest });
+    }
   }
   return objects;
 }
@@ -374,7 +444,7 @@ export interface HelmRelease {
   readonly namespace: string;
   /** Absolute chart folder (a relative `chart` resolves from the stack's folder). */
   readonly chart: string;
-  /** The `values` documents, in order. */
+  /** The `values` documents, in order, with other stacks' outputs filled in. */
   readonly values: readonly string[];
   /** The raw attributes, for the translation to helm's flags. */
   readonly attrs: Readonly<Record<string, unknown>>;
@@ -382,15 +452,94 @@ export interface HelmRelease {
 
 /** Resolves `chart`: a relative path (or `${path.module}/...`) is relative to the stack folder. */
 export function chartPath(stack: Stack, chart: unknown, where: string): string {
-  if (typeof chart !== "string" || chart === "")
+  if (typeof chart !== "string" || chart === "") {
     throw new RehearsalError(`${where}.chart is missing`);
+  }
   const local = chart.replace(/^\$\{path\.module\}\//, "");
   if (local.includes("${")) throw new RehearsalError(`${where}.chart: cannot resolve ${chart}`);
   return isAbsolute(local) ? local : resolve(stack.dir, local);
 }
 
-/** Every `helm_release` of a stack. */
-export function helmReleases(stack: Stack): HelmRelease[] {
+// --- values from other stacks -------------------------------------------------------------------
+
+/** The account id in stand-in ARNs and registry URLs (nothing is applied, so there is none). */
+export const STAND_IN_ACCOUNT = "000000000000";
+
+/**
+ * Stand-ins for attributes only known after an apply, shaped like the real value (an image is
+ * never pulled in the rehearsal, but the chart validates the repository's form).
+ */
+const COMPUTED: Record<
+  string,
+  (stack: Stack, attrs: Record<string, unknown>, where: string) => string
+> = {
+  "aws_ecr_repository.repository_url": (stack, attrs, where) =>
+    `${STAND_IN_ACCOUNT}.dkr.ecr.${awsRegion(stack)}.amazonaws.com/${literalString(attrs.name, `${where}.name`)}`,
+};
+
+const REMOTE_OUTPUT = /\$\{data\.terraform_remote_state\.([\w-]+)\.outputs\.([\w-]+)\}/g;
+
+/** The value another stack's output will have: configured, or a stand-in for a computed one. */
+export function outputValue(source: Stack, output: string, where: string): string {
+  const value = source.json.output?.[output]?.value;
+  if (value === undefined)
+    throw new RehearsalError(`${where}: stack ${source.name} has no output ${output}`);
+  const ref = typeof value === "string" ? /^\$\{([\w-]+)\.([\w-]+)\.([\w-]+)\}$/.exec(value) : null;
+  const standIn = ref ? COMPUTED[`${ref[1]}.${ref[3]}`] : undefined;
+  if (ref && standIn) {
+    const attrs = source.json.resource?.[ref[1]!]?.[ref[2]!];
+    if (!attrs)
+      throw new RehearsalError(`${where}: ${value} is not a resource of stack ${source.name}`);
+    return standIn(source, attrs, `${ref[1]}.${ref[2]}`);
+  }
+  const resolved = resolveReference(
+    source.json,
+    value,
+    `${where} (output ${output} of ${source.name})`,
+  );
+  if (
+    typeof resolved === "string" ||
+    typeof resolved === "number" ||
+    typeof resolved === "boolean"
+  ) {
+    return String(resolved);
+  }
+  throw new RehearsalError(`${where}: output ${output} of ${source.name} is not a single value`);
+}
+
+/**
+ * Replaces every `${data.terraform_remote_state.<x>.outputs.<y>}` in a string with the value the
+ * other stack's output will have, as Terraform interpolates it (raw text, no quoting). The other
+ * stack is the one whose state key the data source reads (`<stack>/terraform.tfstate`).
+ */
+export function interpolateRemoteState(
+  stack: Stack,
+  text: string,
+  stacks: ReadonlyMap<string, Stack>,
+  where: string,
+): string {
+  const replaced = text.replace(REMOTE_OUTPUT, (_m, dataName: string, output: string) => {
+    const data = stack.json.data?.terraform_remote_state?.[dataName];
+    const config = block(data?.config);
+    const key = typeof config?.key === "string" ? config.key : "";
+    const sourceName = key.split("/")[0] ?? "";
+    const source = stacks.get(sourceName);
+    if (!data || !source) {
+      throw new RehearsalError(
+        `${where}: data.terraform_remote_state.${dataName} reads state key "${key}", which is no synthesized stack`,
+      );
+    }
+    return outputValue(source, output, where);
+  });
+  if (replaced.includes("${")) {
+    const left = /\$\{[^}]*\}/.exec(replaced)?.[0];
+    throw new RehearsalError(`${where}: cannot resolve ${left} from the synthesized JSON`);
+  }
+  return replaced;
+}
+
+/** Every `helm_release` of a stack; `stacks` resolves values read from other stacks' outputs. */
+export function helmReleases(stack: Stack, stacks: ReadonlyMap<string, Stack>): HelmRelease[] {
   return resourcesOfType(stack.json, "helm_release").map(({ address, attrs }) => {
     const name = literalString(
       resolveReference(stack.json, attrs.name, `${address}.name`),
@@ -409,8 +558,92 @@ export function helmReleases(stack: Stack): HelmRelease[] {
       name,
       namespace,
       chart: chartPath(stack, attrs.chart, address),
-      values: values as string[],
+      values: (values as string[]).map((v, i) =>
+        interpolateRemoteState(stack, v, stacks, `${address}.values[${i}]`),
+      ),
       attrs,
     };
   });
+}
+
+// --- data sources --------------------------------------------------------------------------------
+
+/** Kubernetes data sources the rehearsal can look up after the releases (type → kubectl kind). */
+export const KUBERNETES_DATA_KINDS: Readonly<Record<string, string>> = {
+  kubernetes_service_v1: "service",
+  kubernetes_namespace_v1: "namespace",
+  kubernetes_config_map_v1: "configmap",
+  kubernetes_secret_v1: "secret",
+};
+
+/** A Kubernetes object a stack reads with a data source, and the attribute paths its outputs use. */
+export interface KubernetesRead {
+  readonly address: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+  /** Paths into the object the stack's outputs read, e.g. `status[0].load_balancer[0].ingress[0].hostname`. */
+  readonly outputPaths: readonly string[];
+}
+
+/** Every `data.kubernetes_*` a stack reads, which must exist once its releases are installed. */
+export function kubernetesReads(stack: Stack): KubernetesRead[] {
+  const reads: KubernetesRead[] = [];
+  for (const [type, entries] of Object.entries(stack.json.data ?? {})) {
+    if (!type.startsWith("kubernetes_")) continue;
+    const kind = KUBERNETES_DATA_KINDS[type];
+    for (const [id, attrs] of Object.entries(entries)) {
+      const address = `data.${type}.${id}`;
+      if (!kind) throw new RehearsalError(`${address}: the rehearsal does not look up ${type} yet`);
+      const meta = block(attrs.metadata) ?? {};
+      const name = literalString(
+        interpolate(stack.json, meta.name, `${address}.metadata.name`),
+        `${address}.metadata.name`,
+      );
+      const ns =
+        meta.namespace === undefined
+          ? undefined
+          : resolveReference(stack.json, meta.namespace, `${address}.metadata.namespace`);
+      const prefix = `\${${address}.`;
+      const outputPaths = Object.values(stack.json.output ?? {})
+        .map((o) => String(o.value ?? ""))
+        .flatMap((v) =>
+          v
+            .split(prefix)
+            .slice(1)
+            .map((rest) => rest.split("}")[0]!),
+        );
+      reads.push({
+        address,
+        kind,
+        name,
+        ...(kind === "namespace"
+          ? {}
+          : { namespace: literalString(ns ?? "default", `${address}.metadata.namespace`) }),
+        outputPaths: [...new Set(outputPaths)],
+      });
+    }
+  }
+  return reads;
+}
+
+/**
+ * Follows a Terraform attribute path (`status[0].load_balancer[0].ingress[0].hostname`) into the
+ * Kubernetes object the provider flattened it from (snake_case to camelCase, lists of one).
+ */
+export function followAttributePath(object: unknown, path: string): unknown {
+  let current: unknown = object;
+  for (const part of path.split(".")) {
+    const m = /^([\w-]+)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return undefined;
+    current = (current as Record<string, unknown> | undefined)?.[camel(m[1]!)];
+    for (const index of m[2]!.match(/\d+/g) ?? []) {
+      current = Array.isArray(current)
+        ? current[Number(index)]
+        : index === "0"
+          ? current
+          : undefined;
+    }
+  }
+  return current;
 }
