@@ -131,6 +131,13 @@ export interface SharedConfig {
   readonly keepShaImages: number;
   /** Image tags that may be overwritten and so never deploy (`latest` always included). */
   readonly mutableTags: readonly string[];
+  /**
+   * Keep the bootstrap workspace's own state in the state bucket (key `bootstrap/terraform.tfstate`)
+   * instead of a local file. Turn on only after the first apply, then run
+   * `terraform init -migrate-state` in its folder.
+   * @default false
+   */
+  readonly bootstrapStateInBucket?: boolean;
   /** Days a noncurrent state object version is kept. */
   readonly stateVersionRetentionDays: number;
 }

@@ -173,6 +173,14 @@ export function validateSettings(settings: PlatformSettings, issues: Issues): vo
     s.keepShaImages,
     "allowed: a whole number from 1 to 1000",
   );
+  if (s.bootstrapStateInBucket !== undefined) {
+    issues.check(
+      typeof s.bootstrapStateInBucket === "boolean",
+      at("bootstrapStateInBucket"),
+      s.bootstrapStateInBucket,
+      "allowed: true or false (default false: local state)",
+    );
+  }
   issues.check(
     isIntIn(s.stateVersionRetentionDays, 1, 3650),
     at("stateVersionRetentionDays"),

@@ -5,12 +5,14 @@ import { PlatformStack, type PlatformStackProps } from "./base";
 
 /**
  * `bootstrap`: the state bucket every other workspace keeps its state in. Applied once by a person with
- * local state (the README shows how to move that state into the bucket afterwards).
+ * local state; with `shared.bootstrapStateInBucket` its state then moves into the bucket it created
+ * (`terraform init -migrate-state`, docs/configuration.md).
  */
 export class BootstrapStack extends PlatformStack {
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
-    super(scope, id, { ...props, remoteState: false });
-    new LocalBackend(this, { path: "terraform.tfstate" });
+    const inBucket = props.shared.bootstrapStateInBucket === true;
+    super(scope, id, { ...props, remoteState: inBucket });
+    if (!inBucket) new LocalBackend(this, { path: "terraform.tfstate" });
 
     const state = new StateBucket(this, "State", {
       bucketName: props.shared.stateBucket,

@@ -226,6 +226,12 @@ const badSettings: Array<[string, (s: Settings) => void, string, RegExp]> = [
     /ClusterIP/,
   ],
   [
+    "a bootstrap state switch that is not a boolean",
+    (s) => ((s.shared as { bootstrapStateInBucket?: unknown }).bootstrapStateInBucket = "yes"),
+    "shared.bootstrapStateInBucket",
+    /true or false/,
+  ],
+  [
     "a Helm timeout below a minute",
     (s) => (s.environments.prod.api.helmTimeoutSeconds = 30),
     "environments.prod.api.helmTimeoutSeconds",

@@ -6,6 +6,7 @@ import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { describe, expect, it } from "vitest";
+import { configFrom, settingsCopy, synthStack } from "../helpers/synth";
 import { settings } from "../../config/settings";
 import { only, ref, resourceCount, synthesized } from "./stack-helpers";
 
@@ -71,5 +72,23 @@ describe("bootstrap stack", () => {
       state_bucket_name: expect.objectContaining({ value: ref(bucket, "bucket") }),
       state_bucket_kms_key_arn: expect.objectContaining({ value: ref(key, "arn") }),
     });
+  });
+});
+
+describe("bootstrap stack with its state moved into the bucket", () => {
+  it("uses the S3 backend under its own key, encrypted and locked", () => {
+    const changed = settingsCopy() as unknown as { shared: { bootstrapStateInBucket: boolean } };
+    changed.shared.bootstrapStateInBucket = true;
+    const moved = synthStack("bootstrap", configFrom(changed as never));
+    expect(moved.terraform.backend).toEqual({
+      s3: {
+        bucket: settings.shared.stateBucket,
+        key: "bootstrap/terraform.tfstate",
+        region: settings.shared.region,
+        encrypt: true,
+        use_lockfile: true,
+      },
+    });
+    expect(resourceCount(moved)).toBe(9);
   });
 });

@@ -88,6 +88,15 @@ const breakers: Record<string, Record<string, Breaker>> = {
     "shared key": (s) => {
       s.prod.terraform.backend!.s3.key = "dev/terraform.tfstate";
     },
+    "bootstrap moved into the bucket without a lock": (s) => {
+      s.bootstrap.terraform.backend = {
+        s3: {
+          ...s.shared.terraform.backend!.s3,
+          key: "bootstrap/terraform.tfstate",
+          use_lockfile: false,
+        },
+      };
+    },
   },
   "6 GitHub OIDC trust pins audience and exact subjects": {
     "wildcard subject": (s) => {
