@@ -337,3 +337,62 @@ export function stepUses(stepsOf: readonly Json[]): string[] {
     .map((s) => (typeof s.uses === "string" ? s.uses.split("@")[0]! : ""))
     .filter(Boolean);
 }
+
+// --- scans and alerts ---------------------------------------------------------------------------
+
+/**
+ * A job that runs third-party scanners holds no cloud credentials and no write token: read-only
+ * contents, no role, no secrets.
+ */
+export function checkNoCloudAccess(id: string, job: Json): string[] {
+  const problems: string[] = [];
+  const p = job.permissions;
+  if (!(isRecord(p) && Object.keys(p).length === 1 && p.contents === "read")) {
+    problems.push(
+      `job ${id}: permissions must be exactly { contents: read }, got ${JSON.stringify(p)}`,
+    );
+  }
+  if (assumedRoles(job).length > 0) problems.push(`job ${id} assumes an AWS role`);
+  if (/\$\{\{[^}]*\bsecrets\./.test(JSON.stringify(job))) problems.push(`job ${id} reads a secret`);
+  if (/AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)/.test(JSON.stringify(job))) {
+    problems.push(`job ${id} sets AWS credentials`);
+  }
+  return problems;
+}
+
+/**
+ * The alert job of a delivery workflow: calls alert.yml after every other job, whatever their
+ * result, unless the run was cancelled; with the issue and run-log permissions only.
+ */
+export function checkAlertJob(wf: Json, workflow: string): string[] {
+  const all = jobs(wf);
+  const alert = all.find(([id]) => id === "alert")?.[1];
+  if (!alert) return ["no alert job"];
+  const problems: string[] = [];
+  if (alert.uses !== "./.github/workflows/alert.yml")
+    problems.push("alert job must call ./.github/workflows/alert.yml");
+  const needs = Array.isArray(alert.needs) ? alert.needs.map(String) : [String(alert.needs ?? "")];
+  const others = all.map(([id]) => id).filter((id) => id !== "alert");
+  const missing = others.filter((id) => !needs.includes(id));
+  if (missing.length > 0) problems.push(`alert job does not wait for ${missing.join(", ")}`);
+  const condition = String(alert.if ?? "");
+  if (!/\balways\(\)/.test(condition) || !/!\s*cancelled\(\)/.test(condition)) {
+    problems.push(
+      `alert job must run on success and failure but not when cancelled: if is ${JSON.stringify(condition)}`,
+    );
+  }
+  const w = isRecord(alert.with) ? alert.with : {};
+  if (w.workflow !== workflow)
+    problems.push(`alert job reports workflow ${JSON.stringify(w.workflow)}, not ${workflow}`);
+  if (!/join\(needs\.\*\.result/.test(String(w.results ?? "")))
+    problems.push("alert job must pass join(needs.*.result, ' ')");
+  const p = isRecord(alert.permissions) ? alert.permissions : {};
+  if (
+    JSON.stringify(p) !== JSON.stringify({ contents: "read", issues: "write", actions: "read" })
+  ) {
+    problems.push(
+      `alert job permissions must be contents: read, issues: write, actions: read; got ${JSON.stringify(p)}`,
+    );
+  }
+  return problems;
+}

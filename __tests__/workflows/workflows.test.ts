@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { checkov, readSkipFile, unaccepted, type SkipFile } from "../helpers/checkov";
 import {
   actionSteps,
+  checkAlertJob,
+  checkNoCloudAccess,
   checkCheckoutCredentials,
   checkDeployConcurrency,
   checkIdTokenScope,
@@ -50,7 +52,16 @@ const packageScripts = (
   }
 ).scripts;
 
-const EXPECTED = ["ci.yml", "deploy-dev.yml", "drift.yml", "plan.yml", "release.yml", "shared.yml"];
+const EXPECTED = [
+  "alert.yml",
+  "ci.yml",
+  "deploy-dev.yml",
+  "drift.yml",
+  "plan.yml",
+  "release.yml",
+  "scan.yml",
+  "shared.yml",
+];
 
 describe("the workflow set", () => {
   it("has the delivery workflows", () => {
@@ -364,7 +375,7 @@ describe("release", () => {
     expect(release.needs).toEqual(["verify", "deploy"]);
     expect(release.permissions).toEqual({ contents: "write" });
     for (const [id, other] of jobs(wf)) {
-      if (id === "github-release") continue;
+      if (id === "github-release" || id === "alert") continue;
       const grants = Object.entries((other.permissions as Json | undefined) ?? {});
       expect(grants.filter(([scope, level]) => level === "write" && scope !== "id-token")).toEqual(
         [],
@@ -389,6 +400,142 @@ describe("shared and drift", () => {
     const issue = job(wf, "issue");
     expect(issue.permissions).toEqual({ contents: "read", issues: "write" });
     expect(runText(wf)).toContain("delivery -- drift-issue");
+  });
+});
+
+const TRIVY_ACTION = "aquasecurity/trivy-action@57a97c7e7821a5776cebc9bb87c984fa69cba8f1";
+
+describe("scan (pull-request image build and scans)", () => {
+  const wf = byName("scan.yml").data;
+  it("runs on pull requests, on main and weekly", () => {
+    const on = triggers(wf);
+    expect(Object.keys(on).sort()).toEqual(["pull_request", "push", "schedule"]);
+    expect(on.push).toEqual({ branches: ["main"] });
+  });
+  it("the scanning jobs hold no cloud credentials and no write token", () => {
+    for (const id of ["trivy", "audit", "config"])
+      expect(checkNoCloudAccess(id, job(wf, id))).toEqual([]);
+  });
+  it("a scanner job with a write token, a role or a secret is reported", () => {
+    const broken = copy("scan.yml");
+    job(broken, "trivy").permissions = { contents: "read", "security-events": "write" };
+    expect(checkNoCloudAccess("trivy", job(broken, "trivy"))).toHaveLength(1);
+    const role = copy("scan.yml");
+    const t = job(role, "trivy");
+    (t.permissions as Json)["id-token"] = "write";
+    steps(t).unshift({
+      uses: "aws-actions/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c",
+      with: { "role-to-assume": "${{ vars.PLAN_ROLE_ARN }}" },
+    });
+    expect(checkNoCloudAccess("trivy", t)).toHaveLength(2);
+    const secret = copy("scan.yml");
+    steps(job(secret, "trivy")).push({ run: "true", env: { TOKEN: "${{ secrets.SOMETHING }}" } });
+    expect(checkNoCloudAccess("trivy", job(secret, "trivy"))).toEqual(["job trivy reads a secret"]);
+  });
+  it("pins Trivy to the commit verified clean after the tag hijack", () => {
+    const trivy = steps(job(wf, "trivy")).filter((s) => String(s.uses).startsWith("aquasecurity/"));
+    expect(trivy.map((s) => s.uses)).toEqual([TRIVY_ACTION, TRIVY_ACTION]);
+  });
+  it("builds the image exactly as deploy-dev does, for amd64, without pushing", () => {
+    const build = (file: string, id: string) =>
+      steps(job(byName(file).data, id)).find((s) =>
+        String(s.uses).startsWith("docker/build-push-action@"),
+      )!.with as Json;
+    const pr = build("scan.yml", "trivy");
+    const main = build("deploy-dev.yml", "image");
+    for (const key of ["context", "file", "cache-from", "cache-to"])
+      expect(pr[key]).toBe(main[key]);
+    const args = (w: Json) => String(w["build-args"]).replace(/VERSION=.*/, "VERSION");
+    expect(args(pr)).toBe(args(main));
+    expect(pr.platforms).toBe("linux/amd64");
+    expect(pr.push).toBe(false);
+    expect(pr.load).toBe(true);
+  });
+  it("fails on fixable HIGH and CRITICAL findings in the image and the repository, with misconfigurations", () => {
+    const [image, repo] = steps(job(wf, "trivy"))
+      .filter((s) => String(s.uses).startsWith("aquasecurity/"))
+      .map((s) => s.with as Json);
+    for (const w of [image!, repo!]) {
+      expect(w).toMatchObject({
+        severity: "HIGH,CRITICAL",
+        "ignore-unfixed": true,
+        "exit-code": "1",
+        format: "sarif",
+      });
+      expect(w.trivyignores).toBe(".trivyignore");
+    }
+    expect(image).toMatchObject({ "scan-type": "image", "vuln-type": "os,library" });
+    expect(repo).toMatchObject({ "scan-type": "fs", scanners: "vuln,misconfig" });
+  });
+  it("uploads SARIF from a job that runs no scanner", () => {
+    const upload = job(wf, "upload");
+    expect(upload.permissions).toEqual({ contents: "read", "security-events": "write" });
+    expect(
+      stepUses(steps(upload)).filter((u) => !u.startsWith("actions/") && !u.startsWith("./")),
+    ).toEqual([]);
+    expect(runText(wf)).toContain("delivery -- upload-sarif");
+  });
+  it("audits production dependencies and scans the Dockerfile and chart with the local scripts", () => {
+    expect(runText(wf)).toContain("npm run audit:prod");
+    expect(runText(wf)).toContain("npm run scan:config");
+  });
+});
+
+describe("image provenance", () => {
+  const wf = byName("deploy-dev.yml").data;
+  it("the pushed image carries an SBOM and a full provenance attestation, linked in the summary", () => {
+    const build = steps(job(wf, "image")).find((s) =>
+      String(s.uses).startsWith("docker/build-push-action@"),
+    )!;
+    expect(build.with).toMatchObject({ sbom: true, provenance: "mode=max" });
+    const text = runText(wf);
+    expect(text).toContain("--format '{{ json .SBOM }}' > sbom.json");
+    expect(text).toContain("--format '{{ json .Provenance }}' > provenance.json");
+    expect(text).toMatch(
+      /SBOM \(SPDX\) and provenance \(SLSA\) \| \[image-attestations artifact\]\(\$ATTESTATIONS_URL\)/,
+    );
+  });
+});
+
+describe("alerts on failed delivery workflows", () => {
+  it.each([
+    ["deploy-dev.yml", "deploy-dev"],
+    ["release.yml", "release"],
+    ["shared.yml", "shared"],
+    ["drift.yml", "drift"],
+  ])("%s alerts as %s", (file, name) => {
+    expect(checkAlertJob(byName(file).data, name)).toEqual([]);
+  });
+  it("reports an alert job that skips failures, misses a job, or has more permissions", () => {
+    const onSuccess = copy("deploy-dev.yml");
+    job(onSuccess, "alert").if = "success()";
+    expect(checkAlertJob(onSuccess, "deploy-dev")[0]).toMatch(/not when cancelled/);
+    const onCancel = copy("deploy-dev.yml");
+    job(onCancel, "alert").if = "${{ always() }}";
+    expect(checkAlertJob(onCancel, "deploy-dev")).toHaveLength(1);
+    const missing = copy("release.yml");
+    job(missing, "alert").needs = ["verify", "deploy"];
+    expect(checkAlertJob(missing, "release")).toEqual([
+      "alert job does not wait for github-release",
+    ]);
+    const wide = copy("shared.yml");
+    (job(wide, "alert").permissions as Json)["id-token"] = "write";
+    expect(checkAlertJob(wide, "shared")[0]).toMatch(/permissions must be/);
+    const none = copy("drift.yml");
+    delete (none.jobs as Json).alert;
+    expect(checkAlertJob(none, "drift")).toEqual(["no alert job"]);
+  });
+  it("the alert workflow runs only when called, with the issue and log permissions", () => {
+    const wf = byName("alert.yml").data;
+    expect(Object.keys(triggers(wf))).toEqual(["workflow_call"]);
+    expect(job(wf, "alert").permissions).toEqual({
+      contents: "read",
+      issues: "write",
+      actions: "read",
+    });
+    expect(runText(wf)).toContain('delivery -- alert --workflow "$WORKFLOW" --results "$RESULTS"');
+    const secrets = ((wf.on as Json).workflow_call as Json).secrets as Json;
+    expect((secrets.ALERT_WEBHOOK_URL as Json).required).toBe(false);
   });
 });
 

@@ -6,6 +6,16 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import {
+  alertObservation,
+  ALERTING_WORKFLOWS,
+  chatMessage,
+  findFailure,
+  logTail,
+  runOutcome,
+  type RunReport,
+} from "./alert";
 import { AwsCliEcr, findImage, parseRepositoryUrl, promoteImage } from "./ecr";
 import { DeliveryError, UsageError } from "./errors";
 import { driftObservation } from "./drift";
@@ -29,6 +39,8 @@ const USAGE = `usage: npm run delivery -- <command> [options]
   stack-output  --file <outputs.json> --stack <stack> --name <output>
   smoke         --url <http://host> [--commit <sha>] [--version <x.y.z>] [--deadline-seconds 600]
   drift-issue   --plans <dir> --run-url <url> --commit <sha>
+  alert         --workflow <deploy-dev|release|shared|drift> --results "<needs.*.result ...>"
+  upload-sarif  --file <report.sarif> --category <name> --ref <git ref> --commit <sha>
 `;
 
 function str(options: Options, name: string): string {
@@ -227,6 +239,82 @@ const commands: Record<
         await syncTrackingIssue(new GitHubClient(gitHubContextFromEnv(process.env)), observation),
       );
       out("drift", String(observation.state === "problem"));
+    },
+  },
+  alert: {
+    options: { workflow: { type: "string" }, results: { type: "string" } },
+    async run(o) {
+      const workflow = str(o, "workflow");
+      if (!(ALERTING_WORKFLOWS as readonly string[]).includes(workflow)) {
+        throw new UsageError(
+          `--workflow must be one of ${ALERTING_WORKFLOWS.join(", ")}; got ${JSON.stringify(workflow)}.`,
+        );
+      }
+      const results = (optional(o, "results") ?? "").split(/\s+/).filter(Boolean);
+      const env = process.env;
+      const runId = env.GITHUB_RUN_ID ?? "";
+      if (!/^\d+$/.test(runId))
+        throw new DeliveryError("GITHUB_RUN_ID is not set: run this inside a workflow.");
+      const github = new GitHubClient(gitHubContextFromEnv(env));
+      const runUrl = `${env.GITHUB_SERVER_URL ?? "https://github.com"}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}`;
+      const state = runOutcome(results);
+      let report: RunReport = { workflow, runUrl, commit: env.GITHUB_SHA ?? "unknown", state };
+      if (state === "problem") {
+        const failure = findFailure(await github.listRunJobs(runId, env.GITHUB_RUN_ATTEMPT ?? "1"));
+        let tail: string;
+        try {
+          tail = failure ? logTail(await github.jobLog(failure.jobId)) : "";
+        } catch (error) {
+          tail = `(log unavailable: ${(error as Error).message.split("\n")[0]})`;
+        }
+        report = { ...report, ...(failure ? { failure } : {}), ...(tail ? { log: tail } : {}) };
+      }
+      log(await syncTrackingIssue(github, alertObservation(report)));
+      const webhook = env.ALERT_WEBHOOK_URL;
+      if (state !== "problem") return;
+      if (!webhook) {
+        log("no ALERT_WEBHOOK_URL secret: chat notification skipped");
+        return;
+      }
+      const response = await fetch(webhook, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chatMessage(report)),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) throw new DeliveryError(`the chat webhook answered ${response.status}.`);
+      log("chat notification sent");
+    },
+  },
+  "upload-sarif": {
+    options: {
+      file: { type: "string" },
+      category: { type: "string" },
+      ref: { type: "string" },
+      commit: { type: "string" },
+    },
+    async run(o) {
+      const file = str(o, "file");
+      let sarif: { runs?: Array<Record<string, unknown>> };
+      try {
+        sarif = JSON.parse(readFileSync(file, "utf8")) as typeof sarif;
+      } catch (error) {
+        throw new DeliveryError(
+          `cannot read the SARIF report ${file}: ${(error as Error).message}`,
+        );
+      }
+      if (!Array.isArray(sarif.runs))
+        throw new DeliveryError(`${file} is not SARIF: it has no "runs" array.`);
+      // The category keeps two reports of the same tool (image, repository) from replacing each other.
+      for (const run of sarif.runs) run.automationDetails = { id: `${str(o, "category")}/` };
+      const commit = devImageTag(str(o, "commit")).slice("sha-".length);
+      const github = new GitHubClient(gitHubContextFromEnv(process.env));
+      const id = await github.uploadSarif({
+        commitSha: commit,
+        ref: str(o, "ref"),
+        sarifGzipBase64: gzipSync(JSON.stringify(sarif)).toString("base64"),
+      });
+      log(`uploaded ${file} as ${str(o, "category")} (${sarif.runs.length} runs) ${id}`);
     },
   },
 };

@@ -142,6 +142,23 @@ export class GitHubClient implements IssueTracker {
     }));
   }
 
+  /**
+   * Uploads a SARIF report to code scanning (`security-events: write`).
+   * https://docs.github.com/en/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data
+   */
+  async uploadSarif(request: {
+    commitSha: string;
+    ref: string;
+    sarifGzipBase64: string;
+  }): Promise<string> {
+    const result = await this.json("POST", this.repo("/code-scanning/sarifs"), {
+      commit_sha: request.commitSha,
+      ref: request.ref,
+      sarif: request.sarifGzipBase64,
+    });
+    return isRecord(result) && typeof result.id === "string" ? result.id : "";
+  }
+
   /** The plain-text log of a job (the API redirects to a short-lived download URL). */
   async jobLog(jobId: number): Promise<string> {
     return (await this.request("GET", this.repo(`/actions/jobs/${jobId}/logs`))).text();
