@@ -23,8 +23,9 @@ export function trustedSubjects(repository: string, kind: CiRoleKind): string[] 
   const repo = `repo:${repository}`;
   switch (kind) {
     case "plan":
-      // Pull requests, and the nightly drift check, which runs in its own environment.
-      return [`${repo}:pull_request`, `${repo}:environment:drift`];
+      // Pull requests, and read-only plans on main (nightly drift, the plan before a shared
+      // deploy), which run in the `plan` environment restricted to the main branch.
+      return [`${repo}:pull_request`, `${repo}:environment:plan`];
     case "deploy-dev":
       return [`${repo}:environment:dev`];
     case "deploy-prod":
@@ -102,7 +103,8 @@ export class GithubCiRoles extends Construct {
       const r = new IamRole(this, id, {
         name: `${props.name}-${kind}`,
         assumeRolePolicy: trust.json,
-        maxSessionDuration: 3600,
+        // A shared deploy (cluster, node groups) can outlast an hour; every other job cannot.
+        maxSessionDuration: kind === "deploy-shared" ? 7200 : 3600,
       });
       if (statements.length > 0) {
         const policy = new DataAwsIamPolicyDocument(this, `${id}Permissions`, {
@@ -124,15 +126,19 @@ export class GithubCiRoles extends Construct {
         actions: ["s3:GetObject"],
         resources: keys.map((k) => `${props.stateBucketArn}/${k}`),
       },
-      {
-        sid: write ? "WriteStateAndLock" : "Lock",
-        actions: ["s3:PutObject", "s3:DeleteObject"],
-        // A plan only takes and releases the lock; a deploy also writes the state.
-        resources: keys.map((k) => `${props.stateBucketArn}/${k}${write ? "" : ".tflock"}`),
-      },
+      // Plans run with -lock=false and only read; a deploy takes the lock and writes the state.
+      ...(write
+        ? [
+            {
+              sid: "WriteStateAndLock",
+              actions: ["s3:PutObject", "s3:DeleteObject"],
+              resources: keys.map((k) => `${props.stateBucketArn}/${k}`),
+            },
+          ]
+        : []),
       {
         sid: "StateKey",
-        actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        actions: write ? ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"],
         resources: [props.stateKmsKeyArn],
       },
     ];
