@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { validateCustomers } from "./customers";
 import { ConfigError, Issues } from "./rules";
 import { settings as committedSettings } from "./settings";
 import {
@@ -36,6 +37,7 @@ export function loadConfig(
 ): PlatformConfig {
   const issues = new Issues();
   validateSettings(settings, issues);
+  validateCustomers(settings, issues);
 
   // Image tags: one variable per environment, and an override never leaks into another environment.
   const environments = {} as Record<EnvironmentName, EnvironmentConfig>;
@@ -74,7 +76,8 @@ export function loadConfig(
   const appVersion = readAppVersion(issues);
 
   if (issues.list.length > 0) throw new ConfigError(issues.list);
-  return { shared: settings.shared, environments, appVersion, gitSha, target };
+  const customers = settings.customers ?? [];
+  return { shared: settings.shared, environments, customers, appVersion, gitSha, target };
 }
 
 function resolveTarget(

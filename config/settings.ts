@@ -84,4 +84,7 @@ export const settings: PlatformSettings = {
       },
     },
   },
+  // Customer workspaces (docs/customers.md has examples): each entry adds a namespace and a release
+  // per enabled environment, so none are committed here.
+  customers: [],
 };

@@ -142,6 +142,41 @@ export interface SharedConfig {
   readonly stateVersionRetentionDays: number;
 }
 
+/**
+ * What a customer changes about the API in one environment. Anything left out is the environment's
+ * own setting (`environments.<env>.api`); the image tag is always the environment's.
+ */
+export interface CustomerEnvironmentSettings {
+  /** Whether the customer has a workspace (namespace and release) in this environment. */
+  readonly enabled: boolean;
+  /** Pod replicas; within the environment's bounds (prod at least 2). */
+  readonly replicas?: number;
+  /** Autoscaling fields to change; the rest come from the environment. */
+  readonly autoscaling?: Partial<ApiSettings["autoscaling"]>;
+  /** Requests and limits to change; the rest come from the environment. */
+  readonly resources?: {
+    readonly requests?: Partial<ResourceQuantities>;
+    readonly limits?: Partial<ResourceQuantities>;
+  };
+  /** Greeting the API serves at `/` for this customer (at most 256 printable characters). */
+  readonly message?: string;
+  /**
+   * DNS name the customer reaches the API at; announced on the Service for external-dns and used in
+   * the `customer_service_urls` output. Unset: the load balancer's own hostname.
+   */
+  readonly hostname?: string;
+}
+
+/** A customer with an exclusive, isolated workspace (`api-<env>-<id>`) in each enabled environment. */
+export interface CustomerConfig {
+  /** DNS label (lower-case letters, digits, hyphens); names the namespace and construct ids. */
+  readonly id: string;
+  /** Human-readable name, shown in plan comments and docs. */
+  readonly displayName: string;
+  /** Per-environment enablement and overrides; an environment left out is disabled. */
+  readonly environments: Readonly<Partial<Record<EnvironmentName, CustomerEnvironmentSettings>>>;
+}
+
 /** Where the AWS provider and the S3 backend send their calls. */
 export type AwsTarget =
   | { readonly kind: "aws" }
@@ -157,6 +192,11 @@ export type AwsTarget =
 export interface PlatformConfig {
   readonly shared: SharedConfig;
   readonly environments: Readonly<Record<EnvironmentName, EnvironmentConfig>>;
+  /**
+   * Customers, each with its own workspace per enabled environment (docs/customers.md).
+   * @default []
+   */
+  readonly customers?: readonly CustomerConfig[];
   /** The API's version (from `api/package.json`), reported by the service. */
   readonly appVersion: string;
   /** The commit being deployed, when known (`GIT_SHA`). */

@@ -330,7 +330,8 @@ export function validateImageTag(
   );
 }
 
-function validateApi(
+/** Validates one environment's API settings (also a customer's settings merged onto them). */
+export function validateApi(
   api: ApiSettings,
   env: string,
   at: string,
