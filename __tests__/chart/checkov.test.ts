@@ -27,11 +27,12 @@ describe("checkov --framework kubernetes on the rendered manifests", () => {
 
   beforeAll(async () => {
     skips = readSkipFile(skipFile);
-    const inputs: Record<string, Manifest[]> = {};
-    for (const env of ENVIRONMENTS) inputs[env] = await renderEnvironment(env);
-    inputs.full = await helmTemplate(apiChartDir, [fixture("minimal"), fixture("full")], {
-      namespace: "qa",
-    });
+    const [dev, prod, full] = await Promise.all([
+      renderEnvironment("dev"),
+      renderEnvironment("prod"),
+      helmTemplate(apiChartDir, [fixture("minimal"), fixture("full")], { namespace: "qa" }),
+    ]);
+    const inputs: Record<string, Manifest[]> = { dev, prod, full };
     // A copy of prod with its hardening undone: checkov must catch it, exceptions or not.
     const weakened = structuredClone(inputs.prod);
     const deployment = weakened.find((d) => d.kind === "Deployment") as unknown as {
