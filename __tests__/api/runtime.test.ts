@@ -105,14 +105,17 @@ afterAll(() => {
   for (const api of started) if (api.child.exitCode === null) api.child.kill("SIGKILL");
 });
 
-describe("node api/dist/server.js", () => {
-  it("exits 1 at once on a bad PORT, naming the variable and the allowed form", async () => {
+// Each test runs its own server process on its own port, so they run side by side.
+describe.concurrent("node api/dist/server.js", () => {
+  it("exits 1 at once on a bad PORT, naming the variable and the allowed form", async ({
+    expect,
+  }) => {
     const api = start(1, { PORT: "eighty" });
     expect(await api.exited).toBe(1);
     expect(api.output()).toMatch(/PORT: must be a whole number from 1 to 65535 \(got "eighty"\)/);
   });
 
-  it("exits 1 when the port is taken", async () => {
+  it("exits 1 when the port is taken", async ({ expect }) => {
     const port = await freePort();
     const first = start(port);
     await waitForReady(first);
@@ -122,7 +125,9 @@ describe("node api/dist/server.js", () => {
     first.child.kill("SIGKILL");
   });
 
-  it("answers at least 10 malformed requests with 4xx JSON and stays healthy", async () => {
+  it("answers at least 10 malformed requests with 4xx JSON and stays healthy", async ({
+    expect,
+  }) => {
     const port = await freePort();
     const api = start(port);
     await waitForReady(api);
@@ -187,7 +192,9 @@ describe("node api/dist/server.js", () => {
     expect(api.output()).not.toMatch(/"level":"(error|fatal)"/);
   });
 
-  it("drains under load: readiness fails first, every request sent gets a 200, exit 0 in time", async () => {
+  it("drains under load: readiness fails first, every request sent gets a 200, exit 0 in time", async ({
+    expect,
+  }) => {
     const port = await freePort();
     const delayMs = 2_000;
     const timeoutMs = 8_000;
@@ -244,7 +251,7 @@ describe("node api/dist/server.js", () => {
     expect(exitedAfter).toBeLessThan(timeoutMs);
   });
 
-  it("exits 1 when draining outlasts SHUTDOWN_TIMEOUT_MS", async () => {
+  it("exits 1 when draining outlasts SHUTDOWN_TIMEOUT_MS", async ({ expect }) => {
     const port = await freePort();
     const api = start(port, { SHUTDOWN_DELAY_MS: "100", SHUTDOWN_TIMEOUT_MS: "1000" });
     await waitForReady(api);
@@ -259,7 +266,7 @@ describe("node api/dist/server.js", () => {
     await stuck;
   });
 
-  it("exits 1 at once on a second signal", async () => {
+  it("exits 1 at once on a second signal", async ({ expect }) => {
     const port = await freePort();
     const api = start(port, { SHUTDOWN_DELAY_MS: "10000", SHUTDOWN_TIMEOUT_MS: "20000" });
     await waitForReady(api);
@@ -272,8 +279,10 @@ describe("node api/dist/server.js", () => {
   });
 });
 
-describe("runtime payload (what the image copies)", () => {
-  it("is under 20 MB, has only production dependencies without native code, and boots", async () => {
+describe.concurrent("runtime payload (what the image copies)", () => {
+  it("is under 20 MB, has only production dependencies without native code, and boots", async ({
+    expect,
+  }) => {
     const app = await runtimeDir;
     const dist = measure(join(app, "api", "dist"));
     const modules = measure(join(app, "node_modules"));
