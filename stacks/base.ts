@@ -76,6 +76,9 @@ export abstract class PlatformStack extends TerraformStack {
         key: stateKey(id),
         region: shared.region,
         encrypt: true,
+        // Without a key the backend asks for SSE-S3 (AES256) on every write, which overrides the
+        // bucket's default: name the state bucket's customer key (bootstrap's alias) explicitly.
+        kmsKeyId: `alias/${shared.stateBucket}`,
         ...(custom && {
           accessKey: custom.accessKeyId,
           secretKey: custom.secretAccessKey,
