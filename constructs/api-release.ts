@@ -42,6 +42,24 @@ export interface ApiReleaseProps {
    * @default no bindings
    */
   readonly deployerGroup?: string;
+  /**
+   * Greeting the API serves at `/` (`app.message`).
+   * @default the API's own greeting
+   */
+  readonly message?: string;
+  /**
+   * DNS name announced on the Service (`external-dns.alpha.kubernetes.io/hostname`), for external-dns
+   * or a record created by hand that points at the load balancer.
+   * @default none: the load balancer's own hostname
+   */
+  readonly hostname?: string;
+  /**
+   * Closes the namespace to everything but the API port from these CIDRs (and the release's own
+   * `helm test` pod): the chart's policy admits only them, and a default-deny policy selects every
+   * other pod. For a namespace the release owns.
+   * @default the chart's policy: the API port from any source
+   */
+  readonly ingressCidrs?: readonly string[];
 }
 
 /** Pod Security Standard labels: enforce, audit and warn at `restricted`. */
@@ -55,6 +73,10 @@ export const POD_SECURITY_LABELS = {
 /** The chart values for one release, built from typed settings (the chart's values.yaml documents each). */
 export function chartValues(props: ApiReleaseProps): Record<string, unknown> {
   const s = props.settings;
+  const service = {
+    type: s.service.type,
+    loadBalancer: { scheme: s.service.scheme, sourceRanges: [...s.service.sourceRanges] },
+  };
   return {
     image: { repository: props.imageRepository, tag: s.imageTag },
     replicaCount: s.replicas,
@@ -73,12 +95,23 @@ export function chartValues(props: ApiReleaseProps): Record<string, unknown> {
       version: props.appVersion,
       gitSha: props.gitSha ?? "",
       logLevel: s.logLevel,
+      ...(props.message !== undefined && { message: props.message }),
     },
-    service: {
-      type: s.service.type,
-      loadBalancer: { scheme: s.service.scheme, sourceRanges: [...s.service.sourceRanges] },
-    },
+    service,
     nodeSelector: props.nodeSelector,
+    ...(props.hostname !== undefined && {
+      service: {
+        ...service,
+        annotations: { "external-dns.alpha.kubernetes.io/hostname": props.hostname },
+      },
+    }),
+    ...(props.ingressCidrs !== undefined && {
+      networkPolicy: {
+        enabled: true,
+        defaultDeny: true,
+        ingressFrom: props.ingressCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+      },
+    }),
   };
 }
 
@@ -125,6 +158,11 @@ export class ApiRelease extends Construct {
     if (!/^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/.test(props.releaseName)) {
       throw new Error(
         `ApiRelease: releaseName must be a DNS label of at most 53 characters (Helm's limit), got "${props.releaseName}"`,
+      );
+    }
+    if (props.ingressCidrs !== undefined && props.ingressCidrs.length === 0) {
+      throw new Error(
+        "ApiRelease: ingressCidrs must list at least one CIDR; an empty list would admit any source",
       );
     }
     const maxHistory = props.maxHistory ?? 10;

@@ -3,8 +3,10 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { AssetType, Fn, TerraformAsset, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { join } from "node:path";
-import type { EnvironmentConfig } from "../config";
+import type { CustomerConfig, EnvironmentConfig } from "../config";
+import { customerApiSettings, customerNamespace, enabledCustomers } from "../config/customers";
 import { ApiRelease } from "../constructs/api-release";
+import { subnetLayout } from "../constructs/network";
 import { PlatformStack, type PlatformStackProps } from "./base";
 import { deployerGroup, WORKLOAD_ENV_LABEL } from "./shared";
 
@@ -23,6 +25,11 @@ export interface ApiStackProps extends PlatformStackProps {
   readonly cluster: ClusterReference;
   readonly appVersion: string;
   readonly gitSha?: string;
+  /**
+   * Customers; each one enabled in this environment gets its own namespace and release.
+   * @default []
+   */
+  readonly customers?: readonly CustomerConfig[];
 }
 
 /** The chart, shipped inside the synthesized stack so a plan works on any machine. */
@@ -77,5 +84,32 @@ export class ApiStack extends PlatformStack {
     new TerraformOutput(this, "image_tag", { value: environment.api.imageTag });
     new TerraformOutput(this, "service_hostname", { value: api.serviceHostname });
     new TerraformOutput(this, "service_url", { value: `http://${api.serviceHostname}` });
+
+    // Customer workspaces. Construct ids derive from the customer id alone, so adding or removing a
+    // customer adds or removes exactly its own resources.
+    // The load balancer (NLB, IP targets, public subnets) is the only way in: the pods' policies
+    // admit the public subnets and nothing else. Never the private subnets, where every pod of the
+    // cluster gets its address (VPC CNI), nor a namespace selector.
+    const loadBalancerCidrs = subnetLayout(props.shared.vpcCidr, props.shared.azCount).public;
+    const customerUrls: Record<string, string> = {};
+    for (const { customer, overrides } of enabledCustomers(props.customers, environment.name)) {
+      const release = new ApiRelease(this, `Customer-${customer.id}`, {
+        environment: environment.name,
+        namespace: customerNamespace(environment.name, customer.id),
+        releaseName: "api",
+        chartPath: chart.path,
+        imageRepository: cluster.repositoryUrl,
+        settings: customerApiSettings(environment.api, overrides),
+        appVersion: props.appVersion,
+        gitSha: props.gitSha,
+        nodeSelector: { [WORKLOAD_ENV_LABEL]: environment.name },
+        deployerGroup: deployerGroup(environment.name),
+        message: overrides.message,
+        hostname: overrides.hostname,
+        ingressCidrs: loadBalancerCidrs,
+      });
+      customerUrls[customer.id] = `http://${overrides.hostname ?? release.serviceHostname}`;
+    }
+    new TerraformOutput(this, "customer_service_urls", { value: customerUrls });
   }
 }

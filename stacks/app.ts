@@ -26,6 +26,7 @@ export function buildApp(config: PlatformConfig, outdir?: string): App {
       cluster: shared,
       appVersion: config.appVersion,
       gitSha: config.gitSha,
+      customers: config.customers,
     });
   }
   return app;
