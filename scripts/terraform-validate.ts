@@ -59,6 +59,15 @@ export function unavailableProviders(initOutput: string): string[] {
   return [...found].sort();
 }
 
+// Inits share the plugin cache, and two inits installing the same provider into it at once can
+// collide; inits are quick, so they run one at a time while validations run in parallel.
+let initQueue: Promise<unknown> = Promise.resolve();
+function initOneAtATime<T>(task: () => Promise<T>): Promise<T> {
+  const next = initQueue.then(task, task);
+  initQueue = next.catch(() => undefined);
+  return next;
+}
+
 /** Validates one synthesized stack folder (it must hold `cdk.tf.json`). */
 export async function validateStack(stackDir: string, stack: string): Promise<ValidateResult> {
   if (!existsSync(join(stackDir, "cdk.tf.json"))) {
@@ -66,11 +75,13 @@ export async function validateStack(stackDir: string, stack: string): Promise<Va
   }
   const env = terraformEnv();
   try {
-    await run("terraform", ["init", "-backend=false", "-input=false", "-no-color"], {
-      cwd: stackDir,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await initOneAtATime(() =>
+      run("terraform", ["init", "-backend=false", "-input=false", "-no-color"], {
+        cwd: stackDir,
+        env,
+        maxBuffer: 16 * 1024 * 1024,
+      }),
+    );
   } catch (error) {
     const output = `${(error as { stdout?: string }).stdout ?? ""}${(error as { stderr?: string }).stderr ?? ""}`;
     const providers = unavailableProviders(output);
