@@ -1,0 +1,369 @@
+/**
+ * Customer workspaces in the dev and prod stacks: two customers next to the environment's own
+ * release, each in its own namespace with its own quota and release; overrides stay with their
+ * customer; the rendered NetworkPolicies keep every other namespace out; adding a customer adds
+ * only its own resources.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { CustomerConfig, EnvironmentName, PlatformSettings } from "../../config";
+import { subnetLayout } from "../../constructs/network";
+import { checkNetworkPolicy } from "../chart/invariants";
+import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
+import { validateManifests } from "../helpers/k8s-validate";
+import {
+  type Block,
+  configFrom,
+  only,
+  resources,
+  settingsCopy,
+  type StackJson,
+  synthesized,
+  synthStacks,
+} from "../helpers/synth";
+import { isolationViolations, type NamespaceInfo } from "./isolation";
+
+const ACME: CustomerConfig = {
+  id: "acme",
+  displayName: "Acme Corp",
+  environments: {
+    dev: {
+      enabled: true,
+      replicas: 3,
+      message: "Hello, Acme",
+      hostname: "acme.dev.api.example.com",
+    },
+    prod: { enabled: true, resources: { limits: { memory: "1Gi" } } },
+  },
+};
+const GLOBEX: CustomerConfig = {
+  id: "globex",
+  displayName: "Globex",
+  environments: {
+    dev: { enabled: true, autoscaling: { maxReplicas: 3 } },
+    prod: { enabled: false },
+  },
+};
+const INITECH: CustomerConfig = {
+  id: "initech",
+  displayName: "Initech",
+  environments: { dev: { enabled: true }, prod: { enabled: true } },
+};
+
+function withCustomers(customers: CustomerConfig[]): PlatformSettings {
+  return { ...settingsCopy(), customers };
+}
+
+type Stacks = ReturnType<typeof synthStacks>;
+let two: Stacks;
+let three: Stacks;
+
+beforeAll(() => {
+  two = synthStacks(configFrom(withCustomers([ACME, GLOBEX])));
+  // Added first, so ids derived from a position rather than the customer would show.
+  three = synthStacks(configFrom(withCustomers([INITECH, ACME, GLOBEX])));
+});
+
+/** The metadata name of a namespace-scoped resource's namespace reference, resolved. */
+function namespaceOf(stack: StackJson, reference: string): string {
+  const match = /^\$\{kubernetes_namespace_v1\.([\w-]+)\.metadata\[0\]\.name\}$/.exec(reference);
+  if (!match) return reference;
+  const ns = stack.resource?.kubernetes_namespace_v1?.[match[1]] as { metadata: { name: string } };
+  return ns.metadata.name;
+}
+
+interface Release extends Block {
+  name: string;
+  namespace: string;
+  chart: string;
+  values: string[];
+}
+
+/** The helm_release installed into `namespace`. */
+function releaseIn(stack: StackJson, namespace: string): Release {
+  return only(
+    stack,
+    "helm_release",
+    (b) => namespaceOf(stack, b.namespace as string) === namespace,
+  ) as Release;
+}
+
+/** The release's values as the stack passes them, the registry reference made concrete. */
+function releaseValues(release: Release): Record<string, unknown> {
+  const raw = release.values[0].replace(/\$\{([^}]*)\}/g, (reference, inner: string) => {
+    if (
+      /^data\.terraform_remote_state\.[\w-]+\.outputs\.[\w-]*ecr[\w-]*repository_url$/.test(inner)
+    )
+      return "111122223333.dkr.ecr.eu-west-1.amazonaws.com/api-platform/api";
+    throw new Error(`unexpected Terraform reference in the chart values: ${reference}`);
+  });
+  return JSON.parse(raw) as Record<string, unknown>;
+}
+
+function quotaIn(stack: StackJson, namespace: string): Record<string, string> {
+  const quota = only(
+    stack,
+    "kubernetes_resource_quota_v1",
+    (b) => namespaceOf(stack, (b.metadata as { namespace: string }).namespace) === namespace,
+  ) as unknown as { spec: { hard: Record<string, string> } };
+  return quota.spec.hard;
+}
+
+describe("two customers next to the environment's own release", () => {
+  it("each has its own namespace, release and quota, labelled like the environment's", () => {
+    const dev = two.dev;
+    const namespaces = resources(dev, "kubernetes_namespace_v1") as unknown as {
+      metadata: { name: string; labels: Record<string, string> };
+    }[];
+    expect(namespaces.map((n) => n.metadata.name).sort()).toEqual([
+      "api-dev",
+      "api-dev-acme",
+      "api-dev-globex",
+    ]);
+    const labels = (name: string) => namespaces.find((n) => n.metadata.name === name)!.metadata;
+    expect(labels("api-dev-acme").labels).toEqual(labels("api-dev").labels);
+    expect(labels("api-dev-acme").labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+
+    const releases = resources(dev, "helm_release") as Release[];
+    expect(releases.map((r) => namespaceOf(dev, r.namespace)).sort()).toEqual([
+      "api-dev",
+      "api-dev-acme",
+      "api-dev-globex",
+    ]);
+    expect(new Set(releases.map((r) => r.address)).size).toBe(3);
+    // The same chart asset and the same image tag as the environment.
+    expect(new Set(releases.map((r) => r.chart)).size).toBe(1);
+    const tags = releases.map((r) => (releaseValues(r).image as { tag: string }).tag);
+    expect(new Set(tags)).toEqual(new Set([configFrom().environments.dev.api.imageTag]));
+
+    // Quotas sized from each one's settings: acme runs 3 replicas under the same autoscaler
+    // (max 4), globex's autoscaler stops at 3.
+    expect(quotaIn(dev, "api-dev-acme")).toEqual(quotaIn(dev, "api-dev"));
+    expect(quotaIn(dev, "api-dev-globex").pods).toBe("8");
+    expect(quotaIn(dev, "api-dev").pods).toBe("10");
+    expect(quotaIn(two.prod, "api-prod-acme")["limits.memory"]).toBe(`${22 * 1024}Mi`);
+    expect(quotaIn(two.prod, "api-prod")["limits.memory"]).toBe(`${22 * 512}Mi`);
+  });
+
+  it("enables a customer only where its config says so", () => {
+    const names = (stack: StackJson) =>
+      (resources(stack, "kubernetes_namespace_v1") as unknown as { metadata: { name: string } }[])
+        .map((n) => n.metadata.name)
+        .sort();
+    expect(names(two.prod)).toEqual(["api-prod", "api-prod-acme"]);
+  });
+
+  it("puts each override in its own customer's release only", () => {
+    const acme = releaseValues(releaseIn(two.dev, "api-dev-acme"));
+    const globex = releaseValues(releaseIn(two.dev, "api-dev-globex"));
+    const base = releaseValues(releaseIn(two.dev, "api-dev"));
+    expect(acme.replicaCount).toBe(3);
+    expect((acme.app as { message: string }).message).toBe("Hello, Acme");
+    expect((acme.service as { annotations: Record<string, string> }).annotations).toEqual({
+      "external-dns.alpha.kubernetes.io/hostname": "acme.dev.api.example.com",
+    });
+    expect(globex.replicaCount).toBe(2);
+    expect(globex.app).not.toHaveProperty("message");
+    expect(globex.service).not.toHaveProperty("annotations");
+    expect((globex.autoscaling as { maxReplicas: number }).maxReplicas).toBe(3);
+    expect((acme.autoscaling as { maxReplicas: number }).maxReplicas).toBe(4);
+    // The environment's own release is exactly what it is without customers.
+    const committed = only(synthesized("dev"), "helm_release") as Release;
+    expect(releaseIn(two.dev, "api-dev").values).toEqual(committed.values);
+    expect(base.networkPolicy).toBeUndefined();
+    // prod's override stays in prod.
+    const prodAcme = releaseValues(releaseIn(two.prod, "api-prod-acme"));
+    expect((prodAcme.resources as { limits: { memory: string } }).limits.memory).toBe("1Gi");
+    expect((acme.resources as { limits: { memory: string } }).limits.memory).toBe("256Mi");
+  });
+
+  it("outputs a URL per customer: its hostname, or its load balancer's", () => {
+    const urls = two.dev.output?.customer_service_urls?.value as Record<string, string>;
+    expect(Object.keys(urls)).toEqual(["acme", "globex"]);
+    expect(urls.acme).toBe("http://acme.dev.api.example.com");
+    expect(urls.globex).toMatch(
+      /^http:\/\/\$\{data\.kubernetes_service_v1\.Customer-globex_Service_\w+\.status\[0\]\.load_balancer\[0\]\.ingress\[0\]\.hostname\}$/,
+    );
+    expect(two.prod.output?.customer_service_urls?.value).toEqual({
+      acme: expect.stringContaining("Customer-acme_Service"),
+    });
+    expect(synthesized("dev").output?.customer_service_urls?.value).toEqual({});
+  });
+});
+
+/** Resources and data sources by address. */
+function blocks(stack: StackJson): Map<string, unknown> {
+  const all = new Map<string, unknown>();
+  for (const kind of ["resource", "data"] as const) {
+    for (const [type, byName] of Object.entries(stack[kind] ?? {})) {
+      for (const [name, body] of Object.entries(byName)) all.set(`${kind}.${type}.${name}`, body);
+    }
+  }
+  return all;
+}
+
+describe("adding a customer", () => {
+  it.each(["dev", "prod"] as const)("adds only its own resources and output entry in %s", (env) => {
+    const before = blocks(two[env]);
+    const after = blocks(three[env]);
+    const added = [...after.keys()].filter((k) => !before.has(k));
+    expect([...before.keys()].filter((k) => !after.has(k))).toEqual([]);
+    expect(added.length).toBeGreaterThanOrEqual(8);
+    expect(added.filter((address) => !/^\w+\.\w+\.Customer-initech_/.test(address))).toEqual([]);
+    for (const [address, body] of before) expect(after.get(address), address).toEqual(body);
+
+    const { resource: _r, data: _d, output: outputsAfter, ...restAfter } = three[env];
+    const { resource: _r2, data: _d2, output: outputsBefore, ...restBefore } = two[env];
+    expect(restAfter).toEqual(restBefore);
+    const urls = (o: StackJson["output"]) =>
+      o?.customer_service_urls?.value as Record<string, string>;
+    expect({ ...outputsAfter, customer_service_urls: undefined }).toEqual({
+      ...outputsBefore,
+      customer_service_urls: undefined,
+    });
+    const { initech, ...others } = urls(outputsAfter);
+    expect(initech).toContain("Customer-initech_Service");
+    expect(others).toEqual(urls(outputsBefore));
+  });
+
+  it("changes nothing in the shared and bootstrap stacks", () => {
+    expect(three.shared).toEqual(two.shared);
+    expect(three.bootstrap).toEqual(two.bootstrap);
+  });
+});
+
+describe("network isolation, on the manifests helm renders with the values the stacks pass", () => {
+  const config = configFrom(withCustomers([ACME, GLOBEX]));
+  const podCidrs = subnetLayout(config.shared.vpcCidr, config.shared.azCount).private;
+  const workspaces: Array<[EnvironmentName, string]> = [
+    ["dev", "api-dev-acme"],
+    ["dev", "api-dev-globex"],
+    ["prod", "api-prod-acme"],
+  ];
+  const rendered = new Map<string, Manifest[]>();
+  let kubeVersion: string;
+
+  /** Every namespace the stacks create, as the cluster labels it. */
+  const allNamespaces = (): NamespaceInfo[] =>
+    (["dev", "prod"] as const).flatMap((env) =>
+      (
+        resources(two[env], "kubernetes_namespace_v1") as unknown as {
+          metadata: { name: string; labels: Record<string, string> };
+        }[]
+      ).map((n) => ({
+        name: n.metadata.name,
+        labels: { ...n.metadata.labels, "kubernetes.io/metadata.name": n.metadata.name },
+      })),
+    );
+  const contextFor = (namespace: string) => ({
+    namespace,
+    otherNamespaces: allNamespaces().filter((n) => n.name !== namespace),
+    podCidrs,
+  });
+
+  beforeAll(async () => {
+    kubeVersion = `${(only(two.shared, "aws_eks_cluster") as { version: string }).version}.0`;
+    await Promise.all(
+      workspaces.map(async ([env, namespace]) => {
+        const release = releaseIn(two[env], namespace);
+        const docs = await helmTemplate(apiChartDir, releaseValues(release), {
+          namespace,
+          releaseName: release.name,
+          kubeVersion,
+        });
+        rendered.set(namespace, docs);
+      }),
+    );
+  });
+
+  it.each(workspaces)("%s/%s admits no other namespace's pods", (_env, namespace) => {
+    const docs = rendered.get(namespace)!;
+    expect(docs.every((d) => d.metadata.namespace === namespace)).toBe(true);
+    expect(isolationViolations(docs, contextFor(namespace))).toEqual([]);
+    // ... and only to the service port (invariant 25).
+    expect(checkNetworkPolicy(docs)).toEqual([]);
+  });
+
+  it("admits the load balancer subnets and the release's own test pod, nothing else", () => {
+    const docs = rendered.get("api-dev-acme")!;
+    const policies = docs.filter((d) => d.kind === "NetworkPolicy");
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(["api", "api-default-deny"]);
+    const api = policies.find((p) => p.metadata.name === "api") as unknown as {
+      spec: { ingress: { from: Record<string, unknown>[] }[] };
+    };
+    const layout = subnetLayout(config.shared.vpcCidr, config.shared.azCount);
+    expect(api.spec.ingress[0].from).toEqual([
+      ...layout.public.map((cidr) => ({ ipBlock: { cidr } })),
+      {
+        podSelector: {
+          matchLabels: {
+            "app.kubernetes.io/name": "api-test",
+            "app.kubernetes.io/instance": "api",
+            "app.kubernetes.io/component": "test",
+          },
+        },
+      },
+    ]);
+  });
+
+  it("validates every rendered object against the cluster's schemas", async () => {
+    const all = workspaces.flatMap(([, namespace]) => rendered.get(namespace)!);
+    const result = await validateManifests(all, kubeVersion);
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  describe("the evaluator catches a policy that lets another namespace in", () => {
+    const tamper = (change: (spec: { ingress: { from?: unknown[] }[] }) => void): Manifest[] =>
+      rendered.get("api-dev-acme")!.map((doc) => {
+        if (doc.kind !== "NetworkPolicy" || doc.metadata.name !== "api") return doc;
+        const copy = structuredClone(doc) as Manifest & {
+          spec: { ingress: { from?: unknown[] }[] };
+        };
+        change(copy.spec);
+        return copy;
+      });
+    const check = (docs: Manifest[]) => isolationViolations(docs, contextFor("api-dev-acme"));
+
+    it("an empty namespaceSelector (every namespace)", () => {
+      const docs = tamper((s) => s.ingress[0].from!.push({ namespaceSelector: {} }));
+      expect(check(docs)).toEqual([
+        expect.stringMatching(
+          /^NetworkPolicy\/api: ingress\[0\]\.from\[4\] admits namespaces .*api-dev-globex/,
+        ),
+      ]);
+    });
+    it("a selector for another customer's namespace", () => {
+      const docs = tamper((s) =>
+        s.ingress[0].from!.push({
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "api-dev-globex" } },
+          podSelector: {},
+        }),
+      );
+      expect(check(docs)).toEqual([expect.stringContaining("admits namespaces api-dev-globex")]);
+    });
+    it("a private-subnet ipBlock (where pods get their addresses)", () => {
+      const docs = tamper((s) => s.ingress[0].from!.push({ ipBlock: { cidr: podCidrs[1] } }));
+      expect(check(docs)).toEqual([
+        `NetworkPolicy/api: ingress[0].from[4] ipBlock ${podCidrs[1]} admits pod addresses ${podCidrs[1]}`,
+      ]);
+    });
+    it("the whole VPC, or anywhere, unless the pod ranges are excepted", () => {
+      const anywhere = tamper((s) => s.ingress[0].from!.push({ ipBlock: { cidr: "0.0.0.0/0" } }));
+      expect(check(anywhere)).toHaveLength(podCidrs.length);
+      const excepted = tamper((s) =>
+        s.ingress[0].from!.push({ ipBlock: { cidr: config.shared.vpcCidr, except: podCidrs } }),
+      );
+      expect(check(excepted)).toEqual([]);
+    });
+    it("a rule without sources", () => {
+      const docs = tamper((s) => delete s.ingress[0].from);
+      expect(check(docs)).toEqual(["NetworkPolicy/api: ingress[0] admits every source"]);
+    });
+    it("a namespace without the default-deny policy", () => {
+      const docs = rendered
+        .get("api-dev-acme")!
+        .filter((d) => d.metadata.name !== "api-default-deny");
+      expect(check(docs)).toEqual(["api-dev-acme: no default-deny ingress policy"]);
+    });
+  });
+});
