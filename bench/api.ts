@@ -6,8 +6,11 @@
  * Builds the API, then runs each server as its own process on 127.0.0.1 and loads `GET /` with
  * autocannon (50 connections), alternating API and baseline runs. The API runs as in production:
  * JSON access logs on (written to a file, as a container runtime would collect them), metrics on.
- * Reports medians: requests/s and their ratio, p50/p99 latency, start-to-ready time, and RSS after
- * load. Prints numbers and the targets; asserts nothing.
+ * Reports medians: requests/s and their ratio, server CPU time per request, p50/p99 latency,
+ * start-to-ready time, and RSS after load. Prints numbers and the targets; asserts nothing.
+ *
+ * Load generator and servers share the machine, so requests/s depends on the client's CPU too;
+ * CPU time per request is the server's own cost, whatever the client does.
  *
  * BENCH_RUNS: runs per side (default 5). BENCH_API_SECONDS: seconds per run (default 5).
  */
@@ -37,6 +40,8 @@ interface Server {
 
 interface Run {
   readonly rps: number;
+  /** Server CPU time (user + system) per answered request, in microseconds. */
+  readonly cpuUs: number;
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
@@ -109,20 +114,29 @@ async function stop(server: Server): Promise<void> {
   await exited;
 }
 
+/** CPU time (user + system) a process has used, in milliseconds; /proc counts 100 ticks a second. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
   return kib / 1024;
 }
 
-async function load(port: number, seconds: number): Promise<Run> {
+async function load(server: Server, seconds: number): Promise<Run> {
+  const cpuBefore = cpuMs(server.child.pid!);
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${server.port}/`,
     connections: CONNECTIONS,
     duration: seconds,
   });
+  const cpu = cpuMs(server.child.pid!) - cpuBefore;
   return {
     rps: result.requests.average,
+    cpuUs: (cpu * 1000) / Math.max(1, result.requests.total),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
@@ -149,14 +163,15 @@ async function main(): Promise<void> {
 
   // Load: one long-lived process per side, warmed up, then alternating runs.
   const servers: Record<Side, Server> = { api: await start("api"), raw: await start("raw") };
-  for (const side of ["api", "raw"] as const) await load(servers[side].port, 2);
+  for (const side of ["api", "raw"] as const) await load(servers[side], 2);
   const runs: Record<Side, Run[]> = { api: [], raw: [] };
   for (let i = 0; i < RUNS; i++) {
     for (const side of i % 2 === 0 ? (["api", "raw"] as const) : (["raw", "api"] as const)) {
-      const run = await load(servers[side].port, SECONDS);
+      const run = await load(servers[side], SECONDS);
       runs[side].push(run);
       console.log(
         `run ${i + 1}/${RUNS} ${side.padEnd(3)} ${run.rps.toFixed(0).padStart(7)} req/s  ` +
+          `${run.cpuUs.toFixed(1)} µs CPU/req  ` +
           `p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.errors}  non-2xx ${run.non2xx}`,
       );
     }
@@ -167,6 +182,7 @@ async function main(): Promise<void> {
 
   const summary = (side: Side) => ({
     rps: median(runs[side].map((r) => r.rps)),
+    cpuUs: median(runs[side].map((r) => r.cpuUs)),
     p50: median(runs[side].map((r) => r.p50)),
     p99: median(runs[side].map((r) => r.p99)),
     readyMs: median(ready[side]),
@@ -187,6 +203,9 @@ async function main(): Promise<void> {
   );
   console.log(`                 api        raw`);
   console.log(`requests/s  ${api.rps.toFixed(0).padStart(8)}   ${raw.rps.toFixed(0).padStart(8)}`);
+  console.log(
+    `CPU µs/req  ${api.cpuUs.toFixed(1).padStart(8)}   ${raw.cpuUs.toFixed(1).padStart(8)}`,
+  );
   console.log(`p50 ms      ${api.p50.toFixed(1).padStart(8)}   ${raw.p50.toFixed(1).padStart(8)}`);
   console.log(`p99 ms      ${api.p99.toFixed(1).padStart(8)}   ${raw.p99.toFixed(1).padStart(8)}`);
   console.log(
