@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CustomerConfig, EnvironmentName, PlatformSettings } from "../../config";
 import { subnetLayout } from "../../constructs/network";
+import { customerOf } from "../../scripts/delivery/plan-report";
 import { checkNetworkPolicy } from "../chart/invariants";
 import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
 import { validateManifests } from "../helpers/k8s-validate";
@@ -210,6 +211,11 @@ describe("adding a customer", () => {
     expect(added.length).toBeGreaterThanOrEqual(8);
     expect(added.filter((address) => !/^\w+\.\w+\.Customer-initech_/.test(address))).toEqual([]);
     for (const [address, body] of before) expect(after.get(address), address).toEqual(body);
+    // The plan comment attributes exactly these addresses to the customer.
+    const terraformAddress = (key: string) => key.replace(/^resource\./, "");
+    expect(added.map((k) => customerOf(terraformAddress(k)))).toEqual(added.map(() => "initech"));
+    const owners = new Set([...before.keys()].map((k) => customerOf(terraformAddress(k))));
+    expect(owners).toEqual(new Set([undefined, "acme", "globex"]));
 
     const rest = (stack: StackJson) => ({ ...stack, resource: 0, data: 0, output: 0 });
     expect(rest(three[env])).toEqual(rest(two[env]));

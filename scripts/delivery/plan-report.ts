@@ -67,6 +67,36 @@ export type StackReport = PlannedStack | FailedStack;
 /** Counts per bucket; `replace` is not counted again under create or delete. */
 export type ChangeCounts = Readonly<Record<ChangeKind, number>>;
 
+/**
+ * Construct id prefix of a customer's workspace in the dev and prod stacks (`stacks/api.ts`:
+ * `Customer-<id>`). cdktf joins the construct path with `_`, and a customer id is a DNS label
+ * (no `_`), so the id is what follows the prefix up to the first `_`.
+ */
+export const CUSTOMER_CONSTRUCT_PREFIX = "Customer-";
+
+const CUSTOMER_ADDRESS = new RegExp(
+  `^(?:module\\.[\\w-]+\\.)*(?:data\\.)?[a-z0-9_]+\\.${CUSTOMER_CONSTRUCT_PREFIX}([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)_`,
+);
+
+/** The customer whose workspace a resource address belongs to, or undefined for the environment's own. */
+export function customerOf(address: string): string | undefined {
+  return CUSTOMER_ADDRESS.exec(address)?.[1];
+}
+
+/** A stack's changes split by owner: the environment's own first (key `undefined`), then each customer by id. */
+export function changesByCustomer(
+  changes: readonly ResourceChange[],
+): Array<[string | undefined, ResourceChange[]]> {
+  const groups = new Map<string | undefined, ResourceChange[]>();
+  for (const change of changes) {
+    const owner = customerOf(change.address);
+    groups.set(owner, [...(groups.get(owner) ?? []), change]);
+  }
+  return [...groups.entries()].sort(([a], [b]) =>
+    a === undefined ? -1 : b === undefined ? 1 : a.localeCompare(b),
+  );
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -164,7 +194,7 @@ export function parsePlanText(stack: string, text: string): PlannedStack {
   return parsePlan(stack, document);
 }
 
-export function countChanges(stack: PlannedStack): ChangeCounts {
+export function countChanges(stack: Pick<PlannedStack, "changes">): ChangeCounts {
   const counts: Record<ChangeKind, number> = {
     create: 0,
     update: 0,
@@ -279,21 +309,31 @@ function details(stack: StackReport, limits: Limits): string {
   ];
   let listed = 0;
   let omitted = 0;
-  for (const kind of CHANGE_ORDER) {
-    const group = stack.changes.filter((change) => change.kind === kind);
-    if (group.length === 0) continue;
-    const shown = group.slice(0, Math.max(0, limits.addresses - listed));
-    listed += shown.length;
-    omitted += group.length - shown.length;
-    if (shown.length === 0) continue;
-    lines.push(`**${HEADINGS[kind]}** (${group.length})`, "");
-    for (const change of shown) {
-      const notes: string[] = [];
-      if (change.previousAddress) notes.push(`moved from ${code(change.previousAddress)}`);
-      if (change.reason) notes.push(change.reason.replace(/_/g, " "));
-      lines.push(`- ${code(change.address)}${notes.length ? ` (${notes.join("; ")})` : ""}`);
+  const owners = changesByCustomer(stack.changes);
+  // Headings per owner only when a customer is affected; otherwise the list reads as before.
+  const byOwner = owners.some(([owner]) => owner !== undefined);
+  for (const [owner, changes] of owners) {
+    if (byOwner) {
+      const who =
+        owner === undefined ? "Environment (all customers share it)" : `Customer ${code(owner)}`;
+      lines.push(`##### ${who}: ${summaryLine(countChanges({ changes }))}`, "");
     }
-    lines.push("");
+    for (const kind of CHANGE_ORDER) {
+      const group = changes.filter((change) => change.kind === kind);
+      if (group.length === 0) continue;
+      const shown = group.slice(0, Math.max(0, limits.addresses - listed));
+      listed += shown.length;
+      omitted += group.length - shown.length;
+      if (shown.length === 0) continue;
+      lines.push(`**${HEADINGS[kind]}** (${group.length})`, "");
+      for (const change of shown) {
+        const notes: string[] = [];
+        if (change.previousAddress) notes.push(`moved from ${code(change.previousAddress)}`);
+        if (change.reason) notes.push(change.reason.replace(/_/g, " "));
+        lines.push(`- ${code(change.address)}${notes.length ? ` (${notes.join("; ")})` : ""}`);
+      }
+      lines.push("");
+    }
   }
   if (omitted > 0) lines.push(`… and ${omitted} more resources, listed in the full plan.`, "");
   if (stack.outputChanges.length > 0) {
@@ -301,6 +341,29 @@ function details(stack: StackReport, limits: Limits): string {
   }
   lines.push("</details>");
   return lines.join("\n");
+}
+
+/** A row per customer and stack with changes in that customer's workspace, by customer id. */
+function customerRows(stacks: readonly StackReport[]): string[] {
+  const rows: Array<[string, string, string]> = [];
+  for (const stack of stacks) {
+    if (stack.status !== "planned") continue;
+    for (const [owner, changes] of changesByCustomer(stack.changes)) {
+      if (owner === undefined) continue;
+      const c = countChanges({ changes });
+      const flags: string[] = [];
+      if (c.delete > 0) flags.push(`:warning: destroys ${c.delete}`);
+      if (c.replace > 0) flags.push(`:warning: replaces ${c.replace}`);
+      rows.push([
+        owner,
+        stack.stack,
+        `| ${code(owner)} | ${code(stack.stack)} | ${c.create} | ${c.update} | ${c.delete} | ${c.replace} | ${flags.join(", ")} |`,
+      ]);
+    }
+  }
+  return rows
+    .sort(([a, sa], [b, sb]) => a.localeCompare(b) || sa.localeCompare(sb))
+    .map(([, , row]) => row);
 }
 
 function compose(
@@ -317,6 +380,17 @@ function compose(
     ...stacks.map(tableRow),
     "",
   );
+  const customers = customerRows(stacks);
+  if (customers.length > 0) {
+    parts.push(
+      "**Customers affected**",
+      "",
+      "| customer | stack | add | change | destroy | replace | |",
+      "|---|---|--:|--:|--:|--:|---|",
+      ...customers,
+      "",
+    );
+  }
   const replaced = stacks.some((s) => s.status === "planned" && countChanges(s).replace > 0);
   if (replaced) parts.push("_Replacements are counted once, not again under add and destroy._", "");
   for (const stack of stacks) {
@@ -333,8 +407,9 @@ function compose(
 }
 
 /**
- * Renders the report: a table with a row per stack, then the affected addresses per stack folded
- * in `<details>`, then the error of every failed stack. When the whole report does not fit in
+ * Renders the report: a table with a row per stack, a table of the customers whose workspaces
+ * change (when any do), then the affected addresses per stack folded in `<details>`, grouped by
+ * customer when customers are affected, then the error of every failed stack. When the whole report does not fit in
  * `budget` characters, address lists are shortened first, then error texts, so the table and
  * every failure stay visible; the result never exceeds the budget.
  */
