@@ -196,7 +196,7 @@ describe.concurrent("node api/dist/server.js", () => {
     expect,
   }) => {
     const port = await freePort();
-    const delayMs = 2_000;
+    const delayMs = 2_500;
     const timeoutMs = 8_000;
     const api = start(port, {
       SHUTDOWN_DELAY_MS: String(delayMs),
@@ -245,7 +245,8 @@ describe.concurrent("node api/dist/server.js", () => {
     expect(outcomes.length).toBeGreaterThan(200);
     expect(reused).toBeGreaterThan(outcomes.length / 2);
     expect(outcomes.filter((o) => o !== 200)).toEqual([]);
-    expect(notReadyAt - signalledAt).toBeLessThan(500);
+    // At once: the first readiness check after the signal fails (1 s of slack for a busy machine).
+    expect(notReadyAt - signalledAt).toBeLessThan(1_000);
     expect(code).toBe(0);
     expect(exitedAfter).toBeGreaterThanOrEqual(delayMs);
     expect(exitedAfter).toBeLessThan(timeoutMs);
@@ -275,7 +276,8 @@ describe.concurrent("node api/dist/server.js", () => {
     const secondAt = Date.now();
     api.child.kill("SIGINT");
     expect(await api.exited).toBe(1);
-    expect(Date.now() - secondAt).toBeLessThan(1_000);
+    // Well before the 10 s delay would have ended (slack for a busy machine).
+    expect(Date.now() - secondAt).toBeLessThan(2_000);
   });
 });
 
