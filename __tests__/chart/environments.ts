@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ENVIRONMENTS, type EnvironmentName } from "../../config/types";
 import { helmTemplate, type HelmOptions, type Manifest } from "../helpers/helm";
-import { only, type StackJson, stackDir, synthesized } from "../helpers/synth";
+import { only, resources, type StackJson, stackDir, synthesized } from "../helpers/synth";
 
 export { ENVIRONMENTS };
 /** An application environment. */
@@ -62,8 +62,7 @@ function ecrRepositoryUrl(shared: StackJson, expression: string): string {
  * Replaces the Terraform references a values string may hold. Only the shared stack's registry
  * URL is expected; anything else fails, so a new reference is noticed rather than rendered as text.
  */
-function resolveReferences(raw: string): string {
-  const shared = synthesized("shared");
+function resolveReferences(shared: StackJson, raw: string): string {
   return raw.replace(/\$\{([^}]*)\}/g, (reference: string, inner: string) => {
     const remote =
       /^data\.terraform_remote_state\.[\w-]+\.outputs\.([\w-]+)$/.exec(inner)?.[1] ?? "";
@@ -86,35 +85,54 @@ function resolveNamespace(stack: StackJson, namespace: string): string {
 }
 
 /** Kubernetes version of the cluster the shared stack creates (`1.33` -> `1.33.0`). */
-export function clusterVersion(): string {
-  const cluster = only(synthesized("shared"), "aws_eks_cluster") as { version?: unknown };
+export function clusterVersion(shared: StackJson = synthesized("shared")): string {
+  const cluster = only(shared, "aws_eks_cluster") as { version?: unknown };
   if (typeof cluster.version !== "string" || !/^\d+\.\d+$/.test(cluster.version)) {
     throw new Error(`aws_eks_cluster.version is ${String(cluster.version)}, not <major>.<minor>`);
   }
   return `${cluster.version}.0`;
 }
 
-/** The environment's helm_release, read from its synthesized stack. */
+/**
+ * Every helm_release of a synthesized environment stack, with references resolved.
+ * @param chartRoot the folder the releases' relative chart paths start from (the stack folder)
+ */
+export function helmReleases(
+  stack: StackJson,
+  shared: StackJson,
+  chartRoot: string,
+): StackRelease[] {
+  const kubeVersion = clusterVersion(shared);
+  return resources(stack, "helm_release").map((block) => {
+    const release = block as unknown as HelmRelease;
+    if (release.values.length !== 1) {
+      throw new Error(
+        `${release.address}: expected one values document, got ${release.values.length}`,
+      );
+    }
+    const rawValues = release.values[0];
+    return {
+      address: release.address,
+      chartDir: path.join(chartRoot, release.chart),
+      rawValues,
+      values: JSON.parse(resolveReferences(shared, rawValues)) as Record<string, unknown>,
+      options: {
+        namespace: resolveNamespace(stack, release.namespace),
+        releaseName: release.name,
+        kubeVersion,
+      },
+    };
+  });
+}
+
+/** The environment's own release (namespace `api-<env>`), read from the run's shared synth. */
 export function stackRelease(env: Environment): StackRelease {
-  const stack = synthesized(env);
-  const release = only(stack, "helm_release") as unknown as HelmRelease;
-  if (release.values.length !== 1) {
-    throw new Error(
-      `${release.address}: expected one values document, got ${release.values.length}`,
-    );
+  const releases = helmReleases(synthesized(env), synthesized("shared"), stackDir(env));
+  const own = releases.filter((r) => r.options.namespace === `api-${env}`);
+  if (own.length !== 1) {
+    throw new Error(`the ${env} stack has ${own.length} helm_release(s) in namespace api-${env}`);
   }
-  const rawValues = release.values[0];
-  return {
-    address: release.address,
-    chartDir: path.join(stackDir(env), release.chart),
-    rawValues,
-    values: JSON.parse(resolveReferences(rawValues)) as Record<string, unknown>,
-    options: {
-      namespace: resolveNamespace(stack, release.namespace),
-      releaseName: release.name,
-      kubeVersion: clusterVersion(),
-    },
-  };
+  return own[0];
 }
 
 const cache = new Map<Environment, Promise<Manifest[]>>();

@@ -164,6 +164,11 @@ const rejections: readonly Rejection[] = [
     error: /at '\/service\/loadBalancer\/sourceRanges\/0': '10\.0\.0\.1' does not match pattern/,
   },
   {
+    title: "a namespace-wide deny without the API's own policy",
+    values: { networkPolicy: { enabled: false, defaultDeny: true } },
+    error: /networkPolicy\.defaultDeny needs networkPolicy\.enabled/,
+  },
+  {
     title: "an enabled Ingress without hosts",
     values: { ingress: { enabled: true } },
     error: /ingress\.hosts must list at least one host when ingress\.enabled is true/,

@@ -137,6 +137,9 @@ message). Each failure names the value and the allowed form.
 {{- if eq (include "api.serviceAccountName" .) "default" }}
 {{- $errors = append $errors "serviceAccount: the pods must not run as the namespace's \"default\" ServiceAccount; set serviceAccount.create=true or name an existing one in serviceAccount.name" }}
 {{- end }}
+{{- if and .Values.networkPolicy.defaultDeny (not .Values.networkPolicy.enabled) }}
+{{- $errors = append $errors "networkPolicy.defaultDeny needs networkPolicy.enabled: a namespace-wide deny without the API's own policy would cut the API off" }}
+{{- end }}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 {{- $errors = append $errors "ingress.hosts must list at least one host when ingress.enabled is true" }}
 {{- end }}
