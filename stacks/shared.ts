@@ -102,6 +102,11 @@ export class SharedStack extends PlatformStack {
         addonName,
         resolveConflictsOnCreate: "OVERWRITE",
         resolveConflictsOnUpdate: "OVERWRITE",
+        // NetworkPolicies (the API's, and each customer workspace's default deny) are only
+        // enforced when the VPC CNI's network policy agent is on; it is off by default.
+        ...(addonName === "vpc-cni" && {
+          configurationValues: JSON.stringify({ enableNetworkPolicy: "true" }),
+        }),
         dependsOn,
       });
     const nodeAddons = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"].map((a) => addon(a));

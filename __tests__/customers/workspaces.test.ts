@@ -374,3 +374,10 @@ describe("network isolation, on the manifests helm renders with the values the s
     });
   });
 });
+
+describe("policy enforcement", () => {
+  it("turns on the VPC CNI's network policy agent, without which no policy is enforced", () => {
+    const cni = only(two.shared, "aws_eks_addon", (a) => a.addon_name === "vpc-cni");
+    expect(JSON.parse(cni.configuration_values as string)).toEqual({ enableNetworkPolicy: "true" });
+  });
+});
