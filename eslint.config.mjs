@@ -19,9 +19,19 @@ export default tseslint.config(
         "error",
         {
           paths: [
-            { name: "@cdktf/provider-aws", message: "Import provider classes by path: @cdktf/provider-aws/lib/<resource>." },
-            { name: "@cdktf/provider-helm", message: "Import provider classes by path: @cdktf/provider-helm/lib/<resource>." },
-            { name: "@cdktf/provider-kubernetes", message: "Import provider classes by path: @cdktf/provider-kubernetes/lib/<resource>." },
+            {
+              name: "@cdktf/provider-aws",
+              message: "Import provider classes by path: @cdktf/provider-aws/lib/<resource>.",
+            },
+            {
+              name: "@cdktf/provider-helm",
+              message: "Import provider classes by path: @cdktf/provider-helm/lib/<resource>.",
+            },
+            {
+              name: "@cdktf/provider-kubernetes",
+              message:
+                "Import provider classes by path: @cdktf/provider-kubernetes/lib/<resource>.",
+            },
           ],
         },
       ],
