@@ -8,7 +8,7 @@ import { ResourceQuotaV1 } from "@cdktf/provider-kubernetes/lib/resource-quota-v
 import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { Construct } from "constructs";
-import { parseCpu, parseMemory } from "../config/rules";
+import { parseCidr, parseCpu, parseMemory } from "../config/rules";
 import type { ApiSettings, EnvironmentName } from "../config/types";
 
 /** Properties for {@link ApiRelease}. */
@@ -163,6 +163,12 @@ export class ApiRelease extends Construct {
     if (props.ingressCidrs !== undefined && props.ingressCidrs.length === 0) {
       throw new Error(
         "ApiRelease: ingressCidrs must list at least one CIDR; an empty list would admit any source",
+      );
+    }
+    const badCidr = props.ingressCidrs?.find((c) => parseCidr(c) === undefined);
+    if (badCidr !== undefined) {
+      throw new Error(
+        `ApiRelease: ingressCidrs must be IPv4 networks (a.b.c.d/n), got "${badCidr}"`,
       );
     }
     const maxHistory = props.maxHistory ?? 10;

@@ -4,8 +4,10 @@
  * customer; the rendered NetworkPolicies keep every other namespace out; adding a customer adds
  * only its own resources.
  */
+import { App, TerraformStack } from "cdktf";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CustomerConfig, EnvironmentName, PlatformSettings } from "../../config";
+import { ApiRelease } from "../../constructs/api-release";
 import { subnetLayout } from "../../constructs/network";
 import { customerOf } from "../../scripts/delivery/plan-report";
 import { checkNetworkPolicy } from "../chart/invariants";
@@ -379,5 +381,32 @@ describe("policy enforcement", () => {
   it("turns on the VPC CNI's network policy agent, without which no policy is enforced", () => {
     const cni = only(two.shared, "aws_eks_addon", (a) => a.addon_name === "vpc-cni");
     expect(JSON.parse(cni.configuration_values as string)).toEqual({ enableNetworkPolicy: "true" });
+  });
+});
+
+describe("ApiRelease refuses sources that would open the namespace", () => {
+  const props = (ingressCidrs: string[]) => {
+    const config = configFrom();
+    return {
+      environment: "dev" as const,
+      namespace: "api-dev-acme",
+      releaseName: "api",
+      chartPath: "chart",
+      imageRepository: "example/api",
+      settings: config.environments.dev.api,
+      appVersion: config.appVersion,
+      nodeSelector: { "workload-env": "dev" },
+      ingressCidrs,
+    };
+  };
+  it.each([
+    [[], /at least one CIDR; an empty list would admit any source/],
+    [
+      ["10.40.224.0/22", "10.40.224.1/22"],
+      /IPv4 networks \(a\.b\.c\.d\/n\), got "10\.40\.224\.1\/22"/,
+    ],
+  ])("%j", (cidrs, message) => {
+    const stack = new TerraformStack(new App(), "test");
+    expect(() => new ApiRelease(stack, "Customer-acme", props(cidrs))).toThrow(message);
   });
 });
