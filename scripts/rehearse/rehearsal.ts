@@ -1,0 +1,427 @@
+/**
+ * The AWS rehearsal: deploy `bootstrap` and `shared` for real against moto's server mode through
+ * `cdktf deploy`, check the S3 state (versioned, encrypted with the bootstrap key, locked while an
+ * apply runs), re-plan clean, plan `dev` where its providers exist, destroy, and ask the emulator
+ * that nothing is left. Works in a temporary folder: the user's `cdktf.out/` is never touched.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT, TOOLS, terraformEnv, tool } from "../toolchain";
+import { startEmulator, motoReady, type Emulator } from "./emulator";
+import { listBlocks, loadExceptions, plannedChanges, pruneStack } from "./exceptions";
+import { failureMessage, parseLockError, plainLines } from "./output";
+import { Children, CleanupStack, freePort, stopGroup, type RunResult } from "./processes";
+import { Steps } from "./steps";
+import { emulatorProcessEnv, resolveEmulatorConfig } from "./target";
+
+/** Options of one rehearsal run. */
+export interface RehearsalOptions {
+  /** Stream every tool's output. */
+  readonly verbose: boolean;
+  /** Keep the working folder (synthesized stacks, plans, logs) for inspection. */
+  readonly keep: boolean;
+  /** The exceptions file. */
+  readonly exceptionsFile?: string;
+  /** Applied to the synthesized `shared` stack before deploying it (to break it on purpose). */
+  readonly breakShared?: (config: Record<string, unknown>) => void;
+  readonly print?: (line: string) => void;
+}
+
+const CDKTF = join(REPO_ROOT, "node_modules", ".bin", "cdktf");
+const PYTHON = join(TOOLS.motoServer, "..", "python");
+const AWS_HELPER = join(__dirname, "aws.py");
+const STACKS = ["bootstrap", "shared"] as const;
+
+type Inventory = Record<string, string[]>;
+
+/** Resources in `after` that were not in `baseline`, per kind. */
+export function leftovers(baseline: Inventory, after: Inventory): Record<string, string[]> {
+  const left: Record<string, string[]> = {};
+  for (const [kind, ids] of Object.entries(after)) {
+    const before = new Set(baseline[kind] ?? []);
+    const extra = ids.filter((id) => !before.has(id));
+    if (extra.length > 0) left[kind] = extra;
+  }
+  return left;
+}
+
+/** The resource blocks of a plan's text that change something, without the unchanged noise. */
+export function planDetail(planText: string, maxLines = 80): string {
+  const lines = planText.split("\n").filter((l) => !/^\s+# \(\d+ unchanged/.test(l));
+  const start = lines.findIndex((l) => /^\s+# \S+ (will be|must be)/.test(l));
+  const body = start >= 0 ? lines.slice(start) : lines;
+  return body.length > maxLines
+    ? [...body.slice(0, maxLines), `  ... (${body.length - maxLines} more lines in the plan)`].join(
+        "\n",
+      )
+    : body.join("\n");
+}
+
+/** Whether the toolchain's provider mirror holds the providers `dev` and `prod` need. */
+export function k8sProvidersMirrored(mirror = TOOLS.terraformMirror): boolean {
+  return ["helm", "kubernetes"].every((name) =>
+    existsSync(join(mirror, "registry.terraform.io", "hashicorp", name)),
+  );
+}
+
+/** Runs the rehearsal; resolves on success, rejects with a {@link StepFailure}. */
+export async function rehearse(
+  options: RehearsalOptions,
+  cleanup: CleanupStack,
+  children: Children,
+  steps: Steps = new Steps(options.print),
+): Promise<Steps> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const workdir = mkdtempSync(join(tmpdir(), "rehearse-"));
+  if (options.keep) print(`working folder (kept): ${workdir}`);
+  else cleanup.add(`folder ${workdir}`, () => rmSync(workdir, { recursive: true, force: true }));
+  const outdir = join(workdir, "cdktf.out");
+  const exceptions = loadExceptions(options.exceptionsFile);
+  const stream = options.verbose ? (chunk: string) => process.stdout.write(chunk) : undefined;
+
+  const emulator: Emulator = await steps.run(
+    "start the emulator",
+    () =>
+      startEmulator(
+        { command: tool("motoServer"), tmpRoot: workdir },
+        {
+          spawn: (command, args, spawnOptions) => children.spawn(command, args, spawnOptions),
+          ready: motoReady,
+          freePort,
+        },
+      ).then((e) => {
+        cleanup.add("emulator", () => e.stop());
+        return e;
+      }),
+    (e) => `moto_server on ${e.endpointUrl} (pid ${e.pid})`,
+  );
+
+  const config = resolveEmulatorConfig(process.env, emulator.endpointUrl);
+  const { region, stateBucket } = config.shared;
+  const env = emulatorProcessEnv(terraformEnv(), emulator.endpointUrl);
+  const tfEnv = (extra: Record<string, string> = {}) => ({ ...env, ...extra });
+
+  const aws = async <T>(...args: string[]): Promise<T> => {
+    const result = await children.run(
+      PYTHON,
+      [AWS_HELPER, "--endpoint", emulator.endpointUrl, "--region", region, ...args],
+      { env: { ...process.env, AWS_EC2_METADATA_DISABLED: "true" } },
+    );
+    if (result.code !== 0) throw new Error(`aws.py ${args[0]} failed:\n${result.output.trim()}`);
+    return JSON.parse(result.stdout) as T;
+  };
+
+  /** Runs a tool; a non-zero exit fails the step with the tool's own error message. */
+  const mustRun = async (
+    command: string,
+    args: string[],
+    cwd: string,
+    extraEnv: Record<string, string> = {},
+  ): Promise<RunResult> => {
+    const result = await children.run(command, args, {
+      cwd,
+      env: tfEnv(extraEnv),
+      onOutput: stream,
+    });
+    if (result.code !== 0) {
+      throw new Error(
+        `\`${[command.split("/").pop(), ...args].join(" ")}\` exited with ${result.code ?? result.signal}:\n${failureMessage(result.output, [...STACKS, "dev", "prod"])}`,
+      );
+    }
+    return result;
+  };
+  const cdktf = (args: string[]) =>
+    mustRun(CDKTF, [...args, "--output", outdir, "--no-color"], REPO_ROOT);
+  const stackDir = (stack: string) => join(outdir, "stacks", stack);
+  const readStack = (stack: string) =>
+    JSON.parse(readFileSync(join(stackDir(stack), "cdk.tf.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+
+  const ignoredCount: Record<string, number> = {};
+  const baseline = await steps.run(
+    "inventory before",
+    () => aws<Inventory>("inventory"),
+    (inv) => `${Object.values(inv).flat().length} resources the emulator starts with`,
+  );
+
+  await steps.run(
+    "synthesize (cdktf synth, emulator target)",
+    async () => {
+      await cdktf(["synth"]);
+      const notes: string[] = [];
+      for (const stack of STACKS) {
+        const pruned = pruneStack(stack, readStack(stack), exceptions);
+        if (pruned.unmatched.length > 0) {
+          throw new Error(
+            `the exceptions file lists resources ${stack} no longer has:\n${pruned.unmatched.map((u) => `  ${u.type} ${u.path}`).join("\n")}`,
+          );
+        }
+        if (stack === "shared") options.breakShared?.(pruned.config);
+        writeFileSync(join(stackDir(stack), "cdk.tf.json"), JSON.stringify(pruned.config, null, 2));
+        const byReason = new Map<string, string[]>();
+        const note = (reason: string, line: string) =>
+          byReason.set(reason, [...(byReason.get(reason) ?? []), line]);
+        for (const ex of pruned.excluded) {
+          note(
+            ex.reason.startsWith("reads ") ? "reads an excluded resource" : ex.reason,
+            `not applied: ${ex.address}${ex.reason.startsWith("reads ") ? ` (${ex.reason})` : ""}`,
+          );
+        }
+        for (const edge of pruned.droppedDependsOn) {
+          note("ordering edge to an excluded resource, dropped", edge);
+        }
+        for (const ig of pruned.ignored) {
+          note(ig.reason, `re-planned without ${ig.attributes.join(", ")}: ${ig.address}`);
+        }
+        for (const out of pruned.removedOutputs)
+          note("reads an excluded resource", `output ${out} left out`);
+        for (const [reason, lines] of byReason) {
+          print(`  ${stack}: ${reason}`);
+          for (const line of lines) print(`      ${line}`);
+        }
+        ignoredCount[stack] = pruned.ignored.length;
+        notes.push(`${stack}: ${pruned.excluded.length} excluded`);
+      }
+      return notes.join(", ");
+    },
+    (note) => note,
+  );
+
+  const deploy = (stack: string) =>
+    steps.run(
+      `deploy ${stack} (cdktf deploy)`,
+      async () => {
+        const result = await cdktf([
+          "deploy",
+          stack,
+          "--auto-approve",
+          "--skip-synth",
+          "--skip-provider-lock",
+          "--disable-plugin-cache-env",
+        ]);
+        const summary = plainLines(result.output, [...STACKS])
+          .map((l) => l.trim())
+          .find((l) => /^Apply complete!/.test(l));
+        if (!summary) throw new Error(`cdktf reported success but no "Apply complete!" line`);
+        return summary;
+      },
+      (s) => s,
+    );
+
+  const replan = (stack: string) =>
+    steps.run(
+      `re-plan ${stack} (terraform plan)`,
+      async () => {
+        const planFile = join(workdir, `${stack}.tfplan`);
+        const plan = await children.run(
+          "terraform",
+          ["plan", "-input=false", "-no-color", "-detailed-exitcode", `-out=${planFile}`],
+          { cwd: stackDir(stack), env: tfEnv(), onOutput: stream },
+        );
+        if (plan.code !== 0 && plan.code !== 2) {
+          throw new Error(`terraform plan failed:\n${failureMessage(plan.output)}`);
+        }
+        const shown = await mustRun("terraform", ["show", "-json", planFile], stackDir(stack));
+        const changes = plannedChanges(shown.stdout);
+        if (changes.length > 0) {
+          const text = await mustRun("terraform", ["show", "-no-color", planFile], stackDir(stack));
+          writeFileSync(join(workdir, `${stack}-replan.txt`), text.stdout);
+          throw new Error(
+            `the plan right after apply is not clean:\n${changes.map((c) => `  ${c.actions.join("/")} ${c.address}`).join("\n")}\n\n${planDetail(text.stdout)}`,
+          );
+        }
+        return ignoredCount[stack] > 0
+          ? `no changes (${ignoredCount[stack]} resources compared without the attributes the exceptions file names)`
+          : "no changes";
+      },
+      (s) => s,
+    );
+
+  await deploy("bootstrap");
+  const bootstrapKey = (
+    JSON.parse(
+      (await mustRun("terraform", ["output", "-json"], stackDir("bootstrap"))).stdout,
+    ) as Record<string, { value: string }>
+  ).state_bucket_kms_key_arn.value;
+  await replan("bootstrap");
+  await deploy("shared");
+
+  type StateObject = {
+    exists: boolean;
+    versioning?: string;
+    versionId?: string;
+    versions?: number;
+    etag?: string;
+    serverSideEncryption?: string;
+    kmsKeyId?: string;
+    kmsKeyArn?: string;
+    lockObject?: boolean;
+    error?: string;
+  };
+  const stateKey = "shared/terraform.tfstate";
+  const before = await steps.run(
+    "state object: versioned, encrypted with the bootstrap key",
+    async () => {
+      const obj = await aws<StateObject>("state-object", stateBucket, stateKey);
+      const problems: string[] = [];
+      if (!obj.exists)
+        problems.push(`s3://${stateBucket}/${stateKey} does not exist: ${obj.error}`);
+      if (obj.versioning !== "Enabled") problems.push(`bucket versioning is ${obj.versioning}`);
+      if (obj.exists && !obj.versionId) problems.push("the object has no version id");
+      if (obj.exists && obj.serverSideEncryption !== "aws:kms") {
+        problems.push(`encrypted with ${obj.serverSideEncryption ?? "nothing"}, not aws:kms`);
+      }
+      if (obj.exists && obj.kmsKeyArn !== bootstrapKey) {
+        problems.push(
+          `encrypted with key ${obj.kmsKeyId ?? "(none)"}, not the bootstrap key ${bootstrapKey}`,
+        );
+      }
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+      return obj;
+    },
+    (o) =>
+      `s3://${stateBucket}/${stateKey} version ${o.versionId} (${o.versions} versions), ${o.serverSideEncryption} with ${o.kmsKeyId} = ${o.kmsKeyArn}`,
+  );
+
+  await steps.run(
+    "state lock: a plan fails while an apply holds the lock",
+    async () => {
+      const target = listBlocks("shared", readStack("shared")).find((b) => b.managed);
+      if (!target) throw new Error("shared has no resource to propose a change on");
+      // An apply that proposes a change waits at its confirmation prompt holding the lock.
+      const apply = children.spawn(
+        "terraform",
+        ["apply", "-input=true", "-no-color", `-replace=${target.address}`],
+        { cwd: stackDir("shared"), env: tfEnv({ TF_INPUT: "1" }), stdio: ["pipe", "pipe", "pipe"] },
+      );
+      let applyOut = "";
+      const prompted = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`apply did not reach its prompt:\n${failureMessage(applyOut)}`)),
+          180_000,
+        );
+        const onData = (d: Buffer) => {
+          applyOut += d.toString();
+          if (/Enter a value:/.test(applyOut)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        apply.stdout?.on("data", onData);
+        apply.stderr?.on("data", onData);
+        apply.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(
+            new Error(`apply exited with ${code} before its prompt:\n${failureMessage(applyOut)}`),
+          );
+        });
+      });
+      const applyExit = new Promise<number | null>((resolve) =>
+        apply.once("exit", (c) => resolve(c)),
+      );
+      try {
+        await prompted;
+        const held = await aws<StateObject>("state-object", stateBucket, stateKey);
+        if (!held.lockObject)
+          throw new Error(`no lock object ${stateKey}.tflock while the apply waits`);
+        const second = await children.run(
+          "terraform",
+          ["plan", "-input=false", "-no-color", "-lock-timeout=0s"],
+          { cwd: stackDir("shared"), env: tfEnv(), onOutput: stream },
+        );
+        writeFileSync(join(workdir, "lock-plan.txt"), second.output);
+        const lock = parseLockError(second.output);
+        if (second.code === 0 || !lock) {
+          throw new Error(
+            `the second plan did not fail with terraform's lock error (exit ${second.code}):\n${failureMessage(second.output)}`,
+          );
+        }
+        if (lock.operation !== "OperationTypeApply") {
+          throw new Error(`the lock is held by ${lock.operation}, not the apply`);
+        }
+        print(
+          `  second plan: exit ${second.code}, ${failureMessage(second.output).split("\n")[0]}`,
+        );
+        print(
+          `  lock: ID ${lock.id}, Path ${lock.path}, Operation ${lock.operation}, Who ${lock.who}`,
+        );
+        apply.stdin?.end("no\n");
+        await applyExit;
+        if (!/Apply cancelled/.test(applyOut)) {
+          throw new Error(`the apply was not cancelled:\n${failureMessage(applyOut)}`);
+        }
+      } finally {
+        if (apply.exitCode === null) await stopGroup(apply);
+      }
+      const after = await aws<StateObject>("state-object", stateBucket, stateKey);
+      if (after.versionId !== before.versionId || after.etag !== before.etag) {
+        throw new Error(`the state changed: version ${before.versionId} -> ${after.versionId}`);
+      }
+      if (after.lockObject) throw new Error("the lock object is still there after both");
+      return after;
+    },
+    (a) => `lock error seen; state unchanged (version ${a.versionId}); lock released`,
+  );
+
+  await replan("shared");
+
+  await steps.run(
+    "plan dev against the emulated shared state",
+    async () => {
+      if (!k8sProvidersMirrored()) {
+        return "skipped: dev and prod need the helm and kubernetes providers, which are not installable on this machine; with TF_PLUGIN_MIRROR naming a mirror that has them (then `npm run tools`), this step plans dev";
+      }
+      await mustRun("terraform", ["init", "-input=false", "-no-color"], stackDir("dev"));
+      const plan = await mustRun(
+        "terraform",
+        ["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false"],
+        stackDir("dev"),
+      );
+      const line = plainLines(plan.output).find((l) => /^Plan:|No changes/.test(l.trim()));
+      return line?.trim() ?? "planned";
+    },
+    (s) => s,
+  );
+
+  await steps.run("destroy shared (cdktf destroy)", async () => {
+    await cdktf([
+      "destroy",
+      "shared",
+      "--auto-approve",
+      "--skip-synth",
+      "--disable-plugin-cache-env",
+      // dev and prod read shared's outputs but were never deployed here.
+      "--ignore-missing-stack-dependencies",
+    ]);
+  });
+  await steps.run(
+    "empty the state bucket (every version)",
+    () => aws<{ deleted: number }>("empty-bucket", stateBucket),
+    (r) => `${r.deleted} object versions deleted`,
+  );
+  await steps.run("destroy bootstrap (cdktf destroy)", async () => {
+    await cdktf([
+      "destroy",
+      "bootstrap",
+      "--auto-approve",
+      "--skip-synth",
+      "--disable-plugin-cache-env",
+    ]);
+  });
+
+  await steps.run(
+    "the emulator holds nothing the stacks created",
+    async () => {
+      const left = leftovers(baseline, await aws<Inventory>("inventory"));
+      const lines = Object.entries(left).map(([kind, ids]) => `  ${kind}: ${ids.join(", ")}`);
+      if (lines.length > 0) throw new Error(`left after destroy:\n${lines.join("\n")}`);
+      return "nothing left";
+    },
+    (s) => s,
+  );
+
+  return steps;
+}
