@@ -11,6 +11,7 @@ import { ApiRelease } from "../../constructs/api-release";
 import { subnetLayout } from "../../constructs/network";
 import { customerOf } from "../../scripts/delivery/plan-report";
 import { checkNetworkPolicy } from "../chart/invariants";
+import { invariants } from "../stacks/invariant-checks";
 import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
 import { validateManifests } from "../helpers/k8s-validate";
 import {
@@ -408,5 +409,21 @@ describe("ApiRelease refuses sources that would open the namespace", () => {
   ])("%j", (cidrs, message) => {
     const stack = new TerraformStack(new App(), "test");
     expect(() => new ApiRelease(stack, "Customer-acme", props(cidrs))).toThrow(message);
+  });
+});
+
+describe("the stacks with customers keep INVARIANTS.md 1-20 and 29", () => {
+  it.each(Object.keys(invariants))("%s", (name) => {
+    expect(invariants[name](two)).toEqual([]);
+  });
+  it("counts every customer's release under invariant 29", () => {
+    const broken = structuredClone(two);
+    const release = only(broken.dev, "helm_release", (b) =>
+      String(b.address).includes("Customer-globex"),
+    );
+    const name = release.address.split(".")[1];
+    broken.dev.resource!.helm_release[name].atomic = false;
+    const check = Object.entries(invariants).find(([n]) => n.startsWith("29 "))![1];
+    expect(check(broken)).toEqual(["dev: atomic is not true"]);
   });
 });
