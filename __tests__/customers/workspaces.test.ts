@@ -271,7 +271,7 @@ describe("network isolation, on the manifests helm renders with the values the s
   });
 
   beforeAll(async () => {
-    kubeVersion = `${(only(two.shared, "aws_eks_cluster") as { version: string }).version}.0`;
+    kubeVersion = `${(only(two.shared, "aws_eks_cluster") as unknown as { version: string }).version}.0`;
     await Promise.all(
       workspaces.map(async ([env, namespace]) => {
         const release = releaseIn(two[env], namespace);
