@@ -108,7 +108,7 @@ describe("helm and event output", () => {
       manifest: "kind: A\n",
       hooks: [{ manifest: "kind: T\n" }, { manifest: "" }],
     });
-    expect(dryRunManifests(out)).toEqual(["kind: A\n", "kind: T\n"]);
+    expect(dryRunManifests(out)).toEqual({ manifest: "kind: A\n", hooks: ["kind: T\n"] });
   });
 
   it("lists the objects of a rendered stream", () => {

@@ -11,7 +11,7 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { planLayout, startControlPlane } from "./lib/control-plane";
+import { CLIENT_ENV, planLayout, startControlPlane } from "./lib/control-plane";
 import {
   helmLintArgs,
   helmServerDryRunArgs,
@@ -64,6 +64,10 @@ const FAILURE_TIMEOUT_SECONDS = 25;
 const APP_STACK_ORDER = ["dev", "prod"];
 
 const repoRoot = resolve(__dirname, "..", "..");
+/** Command-line options (see docs/rehearse-k8s.md). */
+const OPTIONS = ["--skip-synth", "--keep-logs", "--pause-on-failure"];
+/** Set once the control plane is up: where to point kubectl when pausing on a failure. */
+let pauseKubeconfig: string | undefined;
 
 interface StepResult {
   label: string;
@@ -201,6 +205,8 @@ interface Deployed {
   stack: Stack;
   release: HelmRelease;
   valuesFiles: string[];
+  /** The rendered hook manifests (helm test pods), dry-run once the release exists. */
+  hooks?: string[];
 }
 
 function writeValues(workDir: string, release: HelmRelease): string[] {
@@ -229,29 +235,35 @@ async function applyObjects(k: Clients, stack: Stack): Promise<string> {
     .join("\n");
 }
 
-/** Renders with the server (`helm install --dry-run=server`) and has the server dry-run every manifest. */
-async function serverDryRun(
-  k: Clients,
-  release: HelmRelease,
-  valuesFiles: string[],
-): Promise<string> {
+/** Has the server dry-run a YAML stream, refusing warnings too. */
+async function dryRunCreate(k: Clients, namespace: string, stream: string, what: string) {
+  const res = await k.kubectl(
+    ["create", "--dry-run=server", "--warnings-as-errors", "-n", namespace, "-f", "-"],
+    stream,
+  );
+  expect(
+    res.status === 0,
+    `the server refused a rendered manifest of ${what}:\n${res.stderr.trim()}`,
+  );
+  return renderedObjects(stream).map((o) => `${o.kind}/${o.name}`);
+}
+
+/**
+ * Renders with the server (`helm install --dry-run=server`) and has the server dry-run the release's
+ * manifests. Hook manifests (the test pod) need the release's ServiceAccount, so they are dry-run
+ * after the install; they are returned for that.
+ */
+async function serverDryRun(k: Clients, d: Deployed): Promise<string> {
+  const { release, valuesFiles } = d;
   const lint = helmLintArgs(release, valuesFiles);
   if (lint) await k.helmOk(lint);
   const rendered = await k.helmOk(helmServerDryRunArgs(release, valuesFiles));
   const warnings = rendered.stderr.split("\n").filter((l) => /warning/i.test(l));
   expect(warnings.length === 0, `helm install --dry-run=server warned:\n${warnings.join("\n")}`);
-  const docs = dryRunManifests(rendered.stdout);
-  const stream = docs.join("\n---\n");
-  const res = await k.kubectl(
-    ["create", "--dry-run=server", "--warnings-as-errors", "-n", release.namespace, "-f", "-"],
-    stream,
-  );
-  expect(
-    res.status === 0,
-    `the server refused a rendered manifest of ${release.address}:\n${res.stderr.trim()}`,
-  );
-  const objects = renderedObjects(stream);
-  return `${objects.length} manifests admitted by a server-side dry run without warnings: ${objects.map((o) => `${o.kind}/${o.name}`).join(", ")}`;
+  const { manifest, hooks } = dryRunManifests(rendered.stdout);
+  d.hooks = hooks;
+  const objects = await dryRunCreate(k, release.namespace, manifest, release.address);
+  return `${objects.length} manifests admitted by a server-side dry run without warnings: ${objects.join(", ")}`;
 }
 
 async function install(k: Clients, d: Deployed): Promise<string> {
@@ -263,7 +275,16 @@ async function install(k: Clients, d: Deployed): Promise<string> {
     status?.status === "deployed",
     `${d.release.address}: release status ${status?.status ?? "missing"}`,
   );
-  return `revision ${status.version} deployed${res.stderr.trim() ? `; helm said: ${res.stderr.trim()}` : ""}`;
+  const hooks = await dryRunCreate(
+    k,
+    d.release.namespace,
+    (d.hooks ?? []).join("\n---\n"),
+    `${d.release.address} (hooks)`,
+  );
+  return [
+    `revision ${status.version} deployed${res.stderr.trim() ? `; helm said: ${res.stderr.trim()}` : ""}`,
+    `hooks admitted by a server-side dry run without warnings: ${hooks.join(", ") || "none"}`,
+  ].join("\n");
 }
 
 interface ReleaseObjects {
@@ -497,14 +518,16 @@ async function checkRelease(
   }
 
   // helm test: the chart's test pod is admitted, scheduled and (kwok) completes.
+  const testStart = Date.now();
   const test = await k.helm(["test", release.name, "-n", ns, "--timeout", "120s"]);
+  const testSeconds = ((Date.now() - testStart) / 1000).toFixed(1);
   expect(
     test.status === 0,
     `helm test ${release.name} failed:\n${(test.stderr || test.stdout).trim()}`,
   );
   const phase = /Phase:\s*(\S+)/.exec(test.stdout)?.[1];
   lines.push(
-    `helm test: ${phase ?? "passed"} (test pod admitted under restricted and scheduled; kwok completes it)`,
+    `helm test: ${phase ?? "passed"} in ${testSeconds}s (test pod admitted under restricted and scheduled; kwok completes it)`,
   );
   return lines.join("\n");
 }
@@ -722,7 +745,10 @@ async function rehearseSelectorMismatch(k: Clients, d: Deployed, workDir: string
   const { output, before, after } = await failingUpgrade(k, d, {
     extraArgs: ["--post-renderer", postRenderer(workDir, "selector-mismatch")],
   });
-  const refusal = firstLine(output, /selector does not match template labels|field is immutable/);
+  const refusal = firstLine(
+    output,
+    /selector.? does not match template .?labels|field is immutable/,
+  );
   expect(refusal !== "", `the server's refusal of the mismatched selector is missing:\n${output}`);
   expect(
     after.status === "deployed" && after.version !== before + 1,
@@ -798,8 +824,9 @@ async function main(): Promise<void> {
   installSignalHandlers();
   const argv = process.argv.slice(2);
   for (const arg of argv) {
-    if (!["--skip-synth", "--keep-logs"].includes(arg))
-      fail(`unknown argument ${arg} (allowed: --skip-synth, --keep-logs)`);
+    if (!OPTIONS.includes(arg)) {
+      fail(`unknown argument ${arg} (allowed: ${OPTIONS.join(", ")})`);
+    }
   }
   const toolsDir = resolve(process.env.TOOLS_DIR ?? join(repoRoot, ".tools"));
   const outDir = resolve(process.env.CDKTF_OUTDIR ?? join(repoRoot, "cdktf.out"));
@@ -839,12 +866,14 @@ async function main(): Promise<void> {
   const cp = await startControlPlane(bin, layout, (label, body) => step(`start ${label}`, body));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...CLIENT_ENV,
     KUBECONFIG: cp.kubeconfig,
     HELM_CACHE_HOME: join(workDir, "helm", "cache"),
     HELM_CONFIG_HOME: join(workDir, "helm", "config"),
     HELM_DATA_HOME: join(workDir, "helm", "data"),
   };
   const k = new Clients(bin.kubectl, bin.helm, env);
+  if (argv.includes("--pause-on-failure")) pauseKubeconfig = cp.kubeconfig;
   log(`    control plane ${cp.server} (logs in ${join(workDir, "logs")})`);
 
   const zonesAvailable = new Map<string, number>();
@@ -875,9 +904,7 @@ async function main(): Promise<void> {
         `${release.address}.chart: ${release.chart} has no Chart.yaml (run \`npm run synth\`)`,
       );
       const d: Deployed = { stack, release, valuesFiles: writeValues(workDir, release) };
-      await step(`${stack.name}: ${release.address} server-side dry run`, () =>
-        serverDryRun(k, release, d.valuesFiles),
-      );
+      await step(`${stack.name}: ${release.address} server-side dry run`, () => serverDryRun(k, d));
       await step(`${stack.name}: ${release.address} helm upgrade --install`, () => install(k, d));
       deployed.push(d);
     }
@@ -930,6 +957,12 @@ if (require.main === module) {
         process.stderr.write(
           `\nsteps:\n${results.map((r) => `  ${r.ok ? "✔" : "✘"} ${r.seconds.toFixed(1).padStart(7)}s  ${r.label}`).join("\n")}\n`,
         );
+      }
+      if (pauseKubeconfig) {
+        process.stderr.write(
+          `\ncontrol plane kept running for inspection; press Ctrl-C to stop it:\n  export KUBECONFIG=${pauseKubeconfig}\n`,
+        );
+        await new Promise(() => undefined);
       }
       await cleanupAll();
       process.exit(1);

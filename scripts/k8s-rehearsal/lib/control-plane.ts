@@ -7,7 +7,14 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
-import { freePort, RehearsalError, startService, waitFor, type Service } from "./processes";
+import {
+  freePort,
+  RehearsalError,
+  startService,
+  StopWaiting,
+  waitFor,
+  type Service,
+} from "./processes";
 
 /** Where every binary lives (see `tools.ts`). */
 export interface Binaries {
@@ -69,6 +76,17 @@ export const ADMISSION_PLUGINS = [
   "DefaultTolerationSeconds",
 ] as const;
 
+/**
+ * Debian's etcd (3.4.23) predates the fix the API server requires before it asks etcd for watch
+ * progress, so it serves no streaming lists; clients that ask for one (client-go's default) see their
+ * watches end and retry with back-off, which slows every controller by seconds. This turns the
+ * client side off, for client-go's environment switch and the components' feature gates alike.
+ */
+export const CLIENT_ENV: Readonly<Record<string, string>> = {
+  KUBE_FEATURE_WatchListClient: "false",
+};
+const CLIENT_FEATURE_GATES = "--feature-gates=WatchListClient=false";
+
 /** The token file the API server reads: `token,user,uid,"group1,group2"` per line. */
 export function tokenFileContents(tokens: Readonly<Record<Identity, string>>): string {
   return (Object.keys(IDENTITIES) as Identity[])
@@ -119,6 +137,9 @@ export function apiserverArgs(layout: ControlPlaneLayout): string[] {
     `--etcd-servers=http://127.0.0.1:${layout.etcdClientPort}`,
     "--bind-address=127.0.0.1",
     "--advertise-address=127.0.0.1",
+    // The lease reconciler refuses a loopback address; no pod talks to the API here, so the
+    // `kubernetes` Service needs no endpoints.
+    "--endpoint-reconciler-type=none",
     `--secure-port=${layout.apiserverPort}`,
     `--cert-dir=${layout.certDir}`,
     `--token-auth-file=${layout.tokenFile}`,
@@ -147,6 +168,7 @@ export function controllerManagerArgs(layout: ControlPlaneLayout): string[] {
     `--service-account-private-key-file=${layout.serviceAccountPrivateKey}`,
     `--root-ca-file=${apiserverCertificate(layout)}`,
     "--use-service-account-credentials=true",
+    CLIENT_FEATURE_GATES,
     `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     "--leader-elect=false",
     // Fast node lifecycle: kwok nodes are Ready at once, so their not-ready taint goes quickly.
@@ -165,6 +187,7 @@ export function schedulerArgs(layout: ControlPlaneLayout): string[] {
     "--bind-address=127.0.0.1",
     `--secure-port=${layout.schedulerPort}`,
     `--cert-dir=${join(layout.dir, "scheduler-certs")}`,
+    CLIENT_FEATURE_GATES,
     "--leader-elect=false",
     "--profiling=false",
     "--v=0",
@@ -329,13 +352,13 @@ async function waitHealthy(
     async () => {
       if (dead) {
         const tail = readFileSync(service.logFile, "utf8").split("\n").slice(-15).join("\n");
-        throw new RehearsalError(`${service.name} exited while starting; last log lines:\n${tail}`);
+        throw new StopWaiting(`${service.name} exited while starting; last log lines:\n${tail}`);
       }
       return (await probe()) ? true : undefined;
     },
     timeoutMs,
   ).catch((error: unknown) => {
-    if (error instanceof RehearsalError && dead) throw error;
+    if (error instanceof StopWaiting) throw error;
     throw new RehearsalError(
       `${error instanceof Error ? error.message : String(error)} (log: ${service.logFile})`,
     );
@@ -343,24 +366,25 @@ async function waitHealthy(
 }
 
 /** Starts etcd, the API server, the controller manager, the scheduler and kwok, in that order. */
-export async function startControlPlane(
+async function startAll(
   bin: Binaries,
   layout: ControlPlaneLayout,
   step: Timed,
+  state: { starting: boolean },
 ): Promise<ControlPlane> {
   mkdirSync(layout.certDir, { recursive: true });
   mkdirSync(layout.etcdDataDir, { recursive: true });
   writeCredentials(layout);
   const logs = join(layout.dir, "logs");
   mkdirSync(logs, { recursive: true });
-  const state = { starting: true };
   const services: Service[] = [];
   const server = apiserverUrl(layout);
   const ca = apiserverCertificate(layout);
   const adminToken = layout.tokens.admin;
+  const env = { ...process.env, ...CLIENT_ENV };
 
   await step("etcd", async () => {
-    const etcd = startService("etcd", bin.etcd, etcdArgs(layout), join(logs, "etcd.log"));
+    const etcd = startService("etcd", bin.etcd, etcdArgs(layout), join(logs, "etcd.log"), { env });
     services.push(etcd);
     watchEarlyExit(etcd, state);
     await waitHealthy(
@@ -380,6 +404,7 @@ export async function startControlPlane(
       bin.kubeApiserver,
       apiserverArgs(layout),
       join(logs, "kube-apiserver.log"),
+      { env },
     );
     services.push(apiserver);
     watchEarlyExit(apiserver, state);
@@ -402,12 +427,14 @@ export async function startControlPlane(
       bin.kubeControllerManager,
       controllerManagerArgs(layout),
       join(logs, "kube-controller-manager.log"),
+      { env },
     );
     const scheduler = startService(
       "kube-scheduler",
       bin.kubeScheduler,
       schedulerArgs(layout),
       join(logs, "kube-scheduler.log"),
+      { env },
     );
     services.push(cm, scheduler);
     watchEarlyExit(cm, state);
@@ -433,6 +460,7 @@ export async function startControlPlane(
       bin.kwok,
       kwokArgs(layout, bin.kwokStages),
       join(logs, "kwok.log"),
+      { env },
     );
     services.push(kwok);
     watchEarlyExit(kwok, state);
@@ -446,4 +474,18 @@ export async function startControlPlane(
 
   state.starting = false;
   return { layout, services, kubeconfig: layout.kubeconfigs.admin, server };
+}
+
+/** Starts the control plane; a failure stops reporting early exits (clean-up stops them all). */
+export async function startControlPlane(
+  bin: Binaries,
+  layout: ControlPlaneLayout,
+  step: Timed,
+): Promise<ControlPlane> {
+  const state = { starting: true };
+  try {
+    return await startAll(bin, layout, step, state);
+  } finally {
+    state.starting = false;
+  }
 }

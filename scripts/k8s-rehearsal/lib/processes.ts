@@ -11,6 +11,11 @@ export class RehearsalError extends Error {
   override name = "RehearsalError";
 }
 
+/** Thrown by a `waitFor` probe to stop waiting at once (the thing waited for cannot happen). */
+export class StopWaiting extends RehearsalError {
+  override name = "StopWaiting";
+}
+
 type Cleanup = { label: string; run: () => Promise<void> | void };
 const cleanups: Cleanup[] = [];
 let cleaning: Promise<void> | undefined;
@@ -35,17 +40,35 @@ export function cleanupAll(): Promise<void> {
   return cleaning;
 }
 
-/** Stops the rehearsal cleanly on SIGINT/SIGTERM: clean up, then exit with 128 + signal number. */
+/**
+ * Stops the rehearsal cleanly on SIGINT/SIGTERM (clean up, then exit with 128 + signal number) and
+ * on a crash. A second signal while cleaning up is reported and otherwise ignored, so a terminal's
+ * Ctrl-C reaching both a wrapper and this process cannot cut the clean-up short.
+ */
 export function installSignalHandlers(): void {
-  for (const [signal, code] of [
-    ["SIGINT", 130],
-    ["SIGTERM", 143],
-  ] as const) {
-    process.once(signal, () => {
-      process.stderr.write(`\nreceived ${signal}: stopping the control plane\n`);
-      void cleanupAll().finally(() => process.exit(code));
-    });
-  }
+  let stopping = false;
+  const stop = (reason: string, code: number): void => {
+    if (stopping) {
+      process.stderr.write(`${reason} again: still stopping the control plane\n`);
+      return;
+    }
+    stopping = true;
+    process.stderr.write(`\n${reason}: stopping the control plane\n`);
+    void cleanupAll().finally(() => process.exit(code));
+  };
+  process.on("SIGINT", () => stop("received SIGINT", 130));
+  process.on("SIGTERM", () => stop("received SIGTERM", 143));
+  process.on("SIGHUP", () => stop("received SIGHUP", 129));
+  process.on("uncaughtException", (error) => {
+    process.stderr.write(`${error.stack ?? String(error)}\n`);
+    stop("crashed", 1);
+  });
+  process.on("unhandledRejection", (error) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    stop("crashed", 1);
+  });
 }
 
 /** Removes a folder now and on exit. */
@@ -144,14 +167,14 @@ export function run(
 ): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(command, args, {
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env: options.env ?? process.env,
       cwd: options.cwd,
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer =
       options.timeoutMs === undefined
         ? undefined
@@ -164,7 +187,11 @@ export function run(
       if (timer) clearTimeout(timer);
       resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr });
     });
-    child.stdin.end(options.input ?? "");
+    if (child.stdin) {
+      // A command may exit before reading its input; that shows in its status, not as EPIPE.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(options.input);
+    }
   });
 }
 
@@ -189,6 +216,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof StopWaiting) throw error;
       last = error;
     }
     if (Date.now() > deadline) {

@@ -115,13 +115,14 @@ export function warningMessages(events: KubeList): string[] {
 }
 
 /**
- * Splits `helm install --dry-run --output json` into its documents: the release manifest and every
- * hook's manifest.
+ * Splits `helm install --dry-run --output json` into the release manifest and the hooks' manifests.
  */
-export function dryRunManifests(output: string): string[] {
+export function dryRunManifests(output: string): { manifest: string; hooks: string[] } {
   const release = JSON.parse(output) as { manifest?: string; hooks?: { manifest?: string }[] };
-  const docs = [release.manifest ?? "", ...(release.hooks ?? []).map((h) => h.manifest ?? "")];
-  return docs.filter((doc) => doc.trim() !== "");
+  return {
+    manifest: release.manifest ?? "",
+    hooks: (release.hooks ?? []).map((h) => h.manifest ?? "").filter((doc) => doc.trim() !== ""),
+  };
 }
 
 /** The kind, name and namespace of every object in a rendered multi-document YAML stream. */
