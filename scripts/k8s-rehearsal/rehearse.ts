@@ -59,7 +59,7 @@ import { ensureTools } from "./lib/tools";
 /** The node label that ties a node group to an environment (set on each environment's group). */
 export const ENV_LABEL = "workload-env";
 /** Timeout for the upgrades that are meant to fail: long enough to sample, short enough for CI. */
-const FAILURE_TIMEOUT_SECONDS = 25;
+const FAILURE_TIMEOUT_SECONDS = 15;
 /** Application stacks rehearsed first, in this order; any other stack with releases follows. */
 const APP_STACK_ORDER = ["dev", "prod"];
 

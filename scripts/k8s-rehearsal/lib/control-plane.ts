@@ -78,9 +78,11 @@ export const ADMISSION_PLUGINS = [
 
 /**
  * Debian's etcd (3.4.23) predates the fix the API server requires before it asks etcd for watch
- * progress, so it serves no streaming lists; clients that ask for one (client-go's default) see their
- * watches end and retry with back-off, which slows every controller by seconds. This turns the
- * client side off, for client-go's environment switch and the components' feature gates alike.
+ * progress, so it cannot serve streaming lists; clients that ask for one (client-go's default) see
+ * their watches end and retry with back-off, which delays every controller and kwok by up to a
+ * minute. The API server refuses streaming lists outright (`WatchList=false`), so clients fall back
+ * to list-and-watch at once; clients are asked not to try (client-go's environment switch, the
+ * components' feature gate).
  */
 export const CLIENT_ENV: Readonly<Record<string, string>> = {
   KUBE_FEATURE_WatchListClient: "false",
@@ -151,6 +153,7 @@ export function apiserverArgs(layout: ControlPlaneLayout): string[] {
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${layout.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${layout.serviceAccountPrivateKey}`,
+    "--feature-gates=WatchList=false",
     "--profiling=false",
     "--v=0",
   ];
