@@ -3,7 +3,8 @@
  * baseline, alternating, and reports medians and their ratio.
  *
  * - synth: `npx cdktf synth` of every stack against a one-resource cdktf app (the floor): wall time and
- *   peak memory (largest process, from GNU time), target <= 1.5x the floor and <= 400 MiB.
+ *   peak memory (largest process, from GNU time), target <= 1.5x the floor and <= 400 MiB; once with
+ *   the committed configuration and once with 20 customers (bench/customers).
  * - npm test: wall time of the README's test command, target <= 60 s on two cores
  *   (skip with --skip-npm-test).
  * - api: the API against a raw node:http server (bench/api.ts).
@@ -46,17 +47,18 @@ function timed(command: string[], cwd: string, env: NodeJS.ProcessEnv = process.
   return { seconds: Number(seconds), peakMiB: Number(kib) / 1024 };
 }
 
-function synthBench(label: string, env: NodeJS.ProcessEnv = process.env): void {
+/** Synthesizes the app in `appDir` alternately with the floor app and prints medians and ratios. */
+function synthBench(label: string, appDir: string): void {
   const out = mkdtempSync(join(tmpdir(), "bench-synth-"));
   const app: Sample[] = [];
   const floor: Sample[] = [];
-  const synth = (cwd: string) => timed(["npx", "cdktf", "synth", "--output", out], cwd, env);
+  const synth = (cwd: string) => timed(["npx", "cdktf", "synth", "--output", out], cwd);
   try {
     // One warm-up each so that the first measured run does not pay for cold caches.
-    synth(ROOT);
+    synth(appDir);
     synth(join(ROOT, "bench", "floor"));
     for (let i = 0; i < RUNS; i++) {
-      app.push(synth(ROOT));
+      app.push(synth(appDir));
       floor.push(synth(join(ROOT, "bench", "floor")));
     }
   } finally {
@@ -82,7 +84,8 @@ function npmTestBench(): void {
   );
 }
 
-synthBench("committed configuration");
+synthBench("committed configuration", ROOT);
+synthBench("20 customers in dev and prod", join(ROOT, "bench", "customers"));
 if (!args.has("--skip-npm-test")) npmTestBench();
 if (!args.has("--skip-api") && existsSync(join(ROOT, "bench", "api.ts"))) {
   const api = spawnSync("npx", ["tsx", join(ROOT, "bench", "api.ts")], {
