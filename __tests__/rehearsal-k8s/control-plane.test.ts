@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   ADMISSION_PLUGINS,
   apiserverArgs,
+  CLIENT_ENV,
   controllerManagerArgs,
   etcdArgs,
   kubeconfigContents,
@@ -56,6 +57,13 @@ describe("control-plane arguments", async () => {
       layout.serviceAccountPrivateKey,
     );
     expect(flag(args, "etcd-servers")).toBe(`http://127.0.0.1:${layout.etcdClientPort}`);
+  });
+
+  it("keeps clients off streaming lists, which etcd 3.4 cannot back", () => {
+    expect(apiserverArgs(layout)).toContain("--feature-gates=WatchList=false");
+    expect(controllerManagerArgs(layout)).toContain("--feature-gates=WatchListClient=false");
+    expect(schedulerArgs(layout)).toContain("--feature-gates=WatchListClient=false");
+    expect(CLIENT_ENV).toEqual({ KUBE_FEATURE_WatchListClient: "false" });
   });
 
   it("hands kwok its stages and only the nodes annotated for it", () => {

@@ -8,6 +8,7 @@ import {
   podReady,
   podsOffLabel,
   renderedObjects,
+  serverWarning,
   warningMessages,
   workloadPods,
   type KubeItem,
@@ -136,5 +137,15 @@ describe("helm and event output", () => {
     expect(warningMessages(events)).toEqual([
       'ReplicaSet/api-1 FailedCreate: pods "x" is forbidden: exceeded quota: q',
     ]);
+  });
+
+  it("takes the server's warning out of helm's and kubectl's log lines", () => {
+    const helm =
+      'I1125 16:36:16.887026   23356 warnings.go:110] "Warning: would violate PodSecurity \\"restricted:latest\\": runAsUser=0"';
+    expect(serverWarning(helm)).toBe('would violate PodSecurity "restricted:latest": runAsUser=0');
+    expect(serverWarning('Warning: would violate PodSecurity "restricted:latest": x')).toBe(
+      'would violate PodSecurity "restricted:latest": x',
+    );
+    expect(serverWarning("  plain  ")).toBe("plain");
   });
 });

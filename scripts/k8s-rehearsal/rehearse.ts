@@ -36,6 +36,7 @@ import {
   podReady,
   podsOffLabel,
   renderedObjects,
+  serverWarning,
   warningMessages,
   workloadPods,
   type KubeItem,
@@ -723,7 +724,7 @@ async function rehearsePodSecurity(k: Clients, d: Deployed, workDir: string): Pr
   } = await failingUpgrade(k, d, {
     extraArgs: ["--post-renderer", postRenderer(workDir, "privilege-escalation")],
   });
-  const warning = firstLine(output, /would violate PodSecurity/);
+  const warning = serverWarning(firstLine(output, /would violate PodSecurity/));
   expect(warning !== "", `helm did not relay the server's Pod Security warning:\n${output}`);
   const refused = await eventsSince(k, d.release.namespace, /violates PodSecurity "restricted/);
   const rolledBack = firstLine(output, /rolled back due to atomic/);

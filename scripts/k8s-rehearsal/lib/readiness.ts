@@ -138,3 +138,17 @@ export function renderedObjects(
       ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
     }));
 }
+
+/**
+ * The server's warning text from a client's log line: helm logs warnings through klog
+ * (`I1125 ... warnings.go:110] "Warning: would violate ..."`), kubectl prints `Warning: ...`.
+ */
+export function serverWarning(line: string): string {
+  const at = line.indexOf("Warning: ");
+  if (at === -1) return line.trim();
+  let text = line.slice(at + "Warning: ".length).trim();
+  if (line.slice(0, at).endsWith('"') && text.endsWith('"')) {
+    text = text.slice(0, -1).replace(/\\"/g, '"');
+  }
+  return text;
+}
