@@ -4,6 +4,9 @@
  * customer; the rendered NetworkPolicies keep every other namespace out; adding a customer adds
  * only its own resources.
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { App, TerraformStack } from "cdktf";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CustomerConfig, EnvironmentName, PlatformSettings } from "../../config";
@@ -12,7 +15,8 @@ import { subnetLayout } from "../../constructs/network";
 import { customerOf } from "../../scripts/delivery/plan-report";
 import { checkNetworkPolicy } from "../chart/invariants";
 import { invariants } from "../stacks/invariant-checks";
-import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
+import { checkov, readSkipFile, unaccepted } from "../helpers/checkov";
+import { apiChartDir, helmTemplate, type Manifest, repoRoot, toYamlStream } from "../helpers/helm";
 import { validateManifests } from "../helpers/k8s-validate";
 import {
   type Block,
@@ -320,6 +324,24 @@ describe("network isolation, on the manifests helm renders with the values the s
     const result = await validateManifests(all, kubeVersion);
     expect(result.errors).toEqual([]);
     expect(result.ok).toBe(true);
+  });
+
+  it("passes checkov on every rendered object, outside the chart's documented exceptions", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "checkov-customers-"));
+    try {
+      for (const [, namespace] of workspaces) {
+        await writeFile(
+          path.join(dir, `${namespace}.yaml`),
+          toYamlStream(rendered.get(namespace)!),
+        );
+      }
+      const findings = await checkov(dir, "kubernetes");
+      const skips = readSkipFile(path.join(repoRoot, "policy", "checkov-kubernetes.yaml"));
+      expect(findings.length).toBeGreaterThan(0);
+      expect(unaccepted(findings, skips).map((f) => `${f.id} on ${f.resource}`)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   describe("the evaluator catches a policy that lets another namespace in", () => {
