@@ -23,6 +23,7 @@ import { nodeManifests, capacityOf } from "./lib/nodes";
 import {
   cleanupAll,
   installSignalHandlers,
+  isStopping,
   RehearsalError,
   removeOnExit,
   run,
@@ -951,6 +952,8 @@ if (require.main === module) {
     .then(() => cleanupAll())
     .then(() => process.exit(0))
     .catch(async (error: unknown) => {
+      // A signal is stopping the run: its handler cleans up and exits with the signal's status.
+      if (isStopping()) return new Promise<never>(() => undefined);
       process.stderr.write(
         `\nrehearse:k8s failed: ${error instanceof RehearsalError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       );

@@ -45,8 +45,14 @@ export function cleanupAll(): Promise<void> {
  * on a crash. A second signal while cleaning up is reported and otherwise ignored, so a terminal's
  * Ctrl-C reaching both a wrapper and this process cannot cut the clean-up short.
  */
+let stopping = false;
+
+/** Whether a signal or crash is stopping the rehearsal (its failures are then expected). */
+export function isStopping(): boolean {
+  return stopping;
+}
+
 export function installSignalHandlers(): void {
-  let stopping = false;
   const stop = (reason: string, code: number): void => {
     if (stopping) {
       process.stderr.write(`${reason} again: still stopping the control plane\n`);
