@@ -259,6 +259,19 @@ function validateOverrides(
     );
   }
 
+  // The workspace's NetworkPolicy admits the public subnets only, where an internet-facing NLB
+  // lives; an internal NLB (private subnets) or a ClusterIP Service could never reach the pods.
+  const service = settings.environments?.[env]?.api?.service;
+  if (overrides.enabled === true && service !== undefined) {
+    issues.check(
+      service.type === "LoadBalancer" && service.scheme === "internet-facing",
+      `${at}.enabled`,
+      overrides.enabled,
+      `needs environments.${env}.api.service to be an internet-facing LoadBalancer ` +
+        `(got ${service.type}, ${service.scheme}): workspaces admit traffic only from the public subnets`,
+    );
+  }
+
   // The merged settings must satisfy the environment's own rules (prod replicas >= 2, limits >=
   // requests, autoscaling bounds). Checked only when the environment itself is valid, so each
   // problem is reported once, where it was made.

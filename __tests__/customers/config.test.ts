@@ -164,6 +164,23 @@ describe("bad customer configurations are refused, naming the customer and the f
     ],
   ];
 
+  it("an environment whose Service the workspace policy could not admit", () => {
+    const settings = withCustomers([acme({ dev: { enabled: true }, prod: { enabled: false } })]);
+    const dev = settings.environments.dev;
+    const internal = {
+      ...settings,
+      environments: {
+        ...settings.environments,
+        dev: { ...dev, api: { ...dev.api, service: { ...dev.api.service, scheme: "internal" } } },
+      },
+    } as PlatformSettings;
+    expect(problems(internal)).toEqual([
+      "customers[acme].environments.dev.enabled: needs environments.dev.api.service to be an " +
+        "internet-facing LoadBalancer (got LoadBalancer, internal): workspaces admit traffic only " +
+        "from the public subnets",
+    ]);
+  });
+
   it.each(cases)("%s", (_name, customers, expected) => {
     const found = problems(withCustomers(customers));
     expect(found).toHaveLength(expected.length);
