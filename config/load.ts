@@ -4,19 +4,26 @@ import { validateCustomers } from "./customers";
 import { ConfigError, Issues } from "./rules";
 import { settings as committedSettings } from "./settings";
 import {
+  COLOURS,
   ENVIRONMENTS,
   type AwsTarget,
+  type Colour,
   type EnvironmentConfig,
   type EnvironmentName,
   type PlatformConfig,
   type PlatformSettings,
 } from "./types";
-import { validateImageTag, validateSettings } from "./validate";
+import { validateColour, validateImageTag, validateSettings } from "./validate";
 
 /** Environment variables the configuration reads; nothing else in the app reads the environment. */
 export const CONFIG_ENV_VARS = {
   /** `IMAGE_TAG_DEV`, `IMAGE_TAG_PROD`: the image tag an environment deploys. */
   imageTag: (env: EnvironmentName) => `IMAGE_TAG_${env.toUpperCase()}`,
+  /** `ACTIVE_COLOUR_DEV`, `ACTIVE_COLOUR_PROD`: the colour a blue/green environment serves from. */
+  activeColour: (env: EnvironmentName) => `ACTIVE_COLOUR_${env.toUpperCase()}`,
+  /** `IMAGE_TAG_PROD_BLUE`, `IMAGE_TAG_PROD_GREEN`, ...: the image tag of one colour release. */
+  colourImageTag: (env: EnvironmentName, colour: Colour) =>
+    `IMAGE_TAG_${env.toUpperCase()}_${colour.toUpperCase()}`,
   /** The commit being deployed, reported by the API as `GIT_SHA`. */
   gitSha: "GIT_SHA",
   /** `aws` (default) or `emulator`. */
@@ -48,18 +55,51 @@ export function loadConfig(
       validateImageTag(override, variable, settings.shared.mutableTags ?? [], issues);
     }
     const base = settings.environments[name];
+    if (base?.api?.strategy === "blue-green" && base.api.blueGreen !== undefined) {
+      const mutable = settings.shared.mutableTags ?? [];
+      environments[name] = resolveColours(base, env, override, mutable, issues);
+      continue;
+    }
     environments[name] =
       override === undefined || base === undefined
         ? base
         : { ...base, api: { ...base.api, imageTag: override } };
   }
+  const known = ENVIRONMENTS.flatMap((name) => [
+    CONFIG_ENV_VARS.imageTag(name),
+    ...COLOURS.map((colour) => CONFIG_ENV_VARS.colourImageTag(name, colour)),
+  ]);
   for (const variable of Object.keys(env).filter((k) => k.startsWith("IMAGE_TAG_"))) {
     issues.check(
-      ENVIRONMENTS.some((name) => CONFIG_ENV_VARS.imageTag(name) === variable),
+      known.includes(variable),
       variable,
       env[variable],
-      `unknown environment: allowed variables are ${ENVIRONMENTS.map(CONFIG_ENV_VARS.imageTag).join(", ")}`,
+      `unknown environment or colour: allowed variables are ${known.join(", ")}`,
     );
+  }
+  const colourVariables = ENVIRONMENTS.map(CONFIG_ENV_VARS.activeColour);
+  for (const variable of Object.keys(env).filter((k) => k.startsWith("ACTIVE_COLOUR_"))) {
+    issues.check(
+      colourVariables.includes(variable),
+      variable,
+      env[variable],
+      `unknown environment: allowed variables are ${colourVariables.join(", ")}`,
+    );
+  }
+  for (const name of ENVIRONMENTS) {
+    if (environments[name]?.api?.strategy === "blue-green") continue;
+    const variables = [
+      CONFIG_ENV_VARS.activeColour(name),
+      ...COLOURS.map((colour) => CONFIG_ENV_VARS.colourImageTag(name, colour)),
+    ];
+    for (const variable of variables.filter((v) => env[v] !== undefined)) {
+      issues.check(
+        false,
+        variable,
+        env[variable],
+        `environments.${name}.api.strategy is "rolling": use ${CONFIG_ENV_VARS.imageTag(name)}, or set strategy: "blue-green"`,
+      );
+    }
   }
 
   const gitSha = env[CONFIG_ENV_VARS.gitSha] || undefined;
@@ -78,6 +118,64 @@ export function loadConfig(
   if (issues.list.length > 0) throw new ConfigError(issues.list);
   const customers = settings.customers ?? [];
   return { shared: settings.shared, environments, customers, appVersion, gitSha, target };
+}
+
+/**
+ * A blue/green environment with its overrides applied: the active colour, each colour's tag (the
+ * plain `IMAGE_TAG_<ENV>` goes into the idle colour), and `imageTag` set to the active colour's tag.
+ */
+function resolveColours(
+  base: EnvironmentConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  idleTag: string | undefined,
+  mutableTags: readonly string[],
+  issues: Issues,
+): EnvironmentConfig {
+  const name = base.name;
+  const bg = base.api.blueGreen!;
+  const activeVariable = CONFIG_ENV_VARS.activeColour(name);
+  const activeOverride = env[activeVariable];
+  let active: Colour = bg.activeColour;
+  if (activeOverride !== undefined && validateColour(activeOverride, activeVariable, issues)) {
+    active = activeOverride as Colour;
+  }
+  const idle: Colour = active === "blue" ? "green" : "blue";
+  const tags: Partial<Record<Colour, string>> = { ...bg.tags };
+  for (const colour of COLOURS) {
+    const variable = CONFIG_ENV_VARS.colourImageTag(name, colour);
+    const value = env[variable];
+    if (value === undefined) continue;
+    validateImageTag(value, variable, mutableTags, issues);
+    tags[colour] = value;
+  }
+  const plainVariable = CONFIG_ENV_VARS.imageTag(name);
+  if (idleTag !== undefined) {
+    const idleVariable = CONFIG_ENV_VARS.colourImageTag(name, idle);
+    issues.check(
+      env[idleVariable] === undefined || env[idleVariable] === idleTag,
+      plainVariable,
+      idleTag,
+      `sets the idle colour (${idle}), which ${idleVariable}=${env[idleVariable]} also sets: give one of them`,
+    );
+    tags[idle] = idleTag;
+  }
+  const activeTag = tags[active];
+  issues.check(
+    activeTag !== undefined,
+    activeOverride !== undefined
+      ? activeVariable
+      : `environments.${name}.api.blueGreen.activeColour`,
+    active,
+    `${active} has no release to switch to: give it a tag (environments.${name}.api.blueGreen.tags.${active} or ${CONFIG_ENV_VARS.colourImageTag(name, active)}) and deploy into it first`,
+  );
+  return {
+    ...base,
+    api: {
+      ...base.api,
+      imageTag: activeTag ?? base.api.imageTag,
+      blueGreen: { ...bg, activeColour: active, tags },
+    },
+  };
 }
 
 function resolveTarget(

@@ -73,10 +73,48 @@ export interface ApiSettings {
   };
   /** The API's log level. */
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
-  /** Image tag deployed; `IMAGE_TAG_<ENV>` overrides it. */
+  /**
+   * Image tag deployed; `IMAGE_TAG_<ENV>` overrides it. With `strategy: "blue-green"` the resolved
+   * configuration carries the active colour's tag here (customer releases follow it).
+   */
   readonly imageTag: string;
   /** How long Helm waits for the release to become ready before rolling back, in seconds. */
   readonly helmTimeoutSeconds: number;
+  /**
+   * How a new version reaches traffic: `rolling` upgrades the one release in place; `blue-green`
+   * runs two colour releases and moves a stable Service between them (docs/blue-green.md).
+   * @default "rolling"
+   */
+  readonly strategy?: DeployStrategy;
+  /** The colours' inputs; required when `strategy` is `blue-green`, refused otherwise. */
+  readonly blueGreen?: BlueGreenSettings;
+}
+
+/** Deploy strategies an environment may use. */
+export const DEPLOY_STRATEGIES = ["rolling", "blue-green"] as const;
+/** A deploy strategy. */
+export type DeployStrategy = (typeof DEPLOY_STRATEGIES)[number];
+
+/** The two colour releases of a blue/green environment. */
+export const COLOURS = ["blue", "green"] as const;
+/** A colour release. */
+export type Colour = (typeof COLOURS)[number];
+
+/** Blue/green inputs; the state of the stack always says which colour serves. */
+export interface BlueGreenSettings {
+  /** The colour the stable Service sends traffic to; `ACTIVE_COLOUR_<ENV>` overrides it. */
+  readonly activeColour: Colour;
+  /**
+   * Image tag of each colour release; `IMAGE_TAG_<ENV>_BLUE` and `IMAGE_TAG_<ENV>_GREEN` override
+   * them, and `IMAGE_TAG_<ENV>` sets the idle colour's (a deploy is a new tag in the idle colour).
+   * The active colour needs a tag; an idle colour without one has no release (and no failover).
+   */
+  readonly tags: Readonly<Partial<Record<Colour, string>>>;
+  /**
+   * Pods the idle colour keeps for failover (its autoscaling floor too); at least 2, so its
+   * PodDisruptionBudget still lets a node drain, and at most the active colour's floor.
+   */
+  readonly idleReplicas: number;
 }
 
 /** One application environment. */

@@ -14,6 +14,8 @@ import {
 import {
   ENVIRONMENTS,
   SUPPORTED_KUBERNETES_VERSIONS,
+  COLOURS,
+  DEPLOY_STRATEGIES,
   type ApiSettings,
   type NodeGroupConfig,
   type OffHoursScheduleConfig,
@@ -447,10 +449,84 @@ export function validateApi(
     "allowed: fatal, error, warn, info, debug or trace",
   );
   validateImageTag(api.imageTag, `${at}.imageTag`, mutableTags, issues);
+  validateStrategy(api, at, mutableTags, issues);
   issues.check(
     isIntIn(api.helmTimeoutSeconds, 60, 3600),
     `${at}.helmTimeoutSeconds`,
     api.helmTimeoutSeconds,
     "allowed: 60-3600 seconds",
+  );
+}
+
+/** Validates an active colour from config or the environment; `field` names where it came from. */
+export function validateColour(colour: unknown, field: string, issues: Issues): boolean {
+  return issues.check(
+    (COLOURS as readonly unknown[]).includes(colour),
+    field,
+    colour,
+    `allowed: ${COLOURS.map((c) => `"${c}"`).join(" or ")}`,
+  );
+}
+
+/** The deploy strategy and, for blue/green, the colours' inputs. */
+function validateStrategy(
+  api: ApiSettings,
+  at: string,
+  mutableTags: readonly string[],
+  issues: Issues,
+): void {
+  const strategy = api.strategy ?? "rolling";
+  if (
+    !issues.check(
+      (DEPLOY_STRATEGIES as readonly string[]).includes(strategy),
+      `${at}.strategy`,
+      api.strategy,
+      `allowed: ${DEPLOY_STRATEGIES.map((s) => `"${s}"`).join(" or ")} (default "rolling")`,
+    )
+  ) {
+    return;
+  }
+  const bg = api.blueGreen;
+  if (strategy === "rolling") {
+    issues.check(
+      bg === undefined,
+      `${at}.blueGreen`,
+      bg,
+      'only with strategy "blue-green"; remove it, or set strategy: "blue-green"',
+    );
+    return;
+  }
+  if (
+    !issues.check(
+      typeof bg === "object" && bg !== null,
+      `${at}.blueGreen`,
+      bg,
+      "required with strategy blue-green: { activeColour, tags: { blue, green }, idleReplicas }",
+    ) ||
+    bg === undefined
+  ) {
+    return;
+  }
+  validateColour(bg.activeColour, `${at}.blueGreen.activeColour`, issues);
+  const tags = (bg.tags ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(tags).filter((k) => !(COLOURS as readonly string[]).includes(k))) {
+    issues.check(
+      false,
+      `${at}.blueGreen.tags.${key}`,
+      tags[key],
+      "unknown colour: allowed blue, green",
+    );
+  }
+  for (const colour of COLOURS) {
+    // An idle colour without a tag has no release yet; the active colour must have one.
+    if (tags[colour] === undefined && colour !== bg.activeColour) continue;
+    validateImageTag(tags[colour], `${at}.blueGreen.tags.${colour}`, mutableTags, issues);
+  }
+  const floor = api.autoscaling?.enabled ? api.autoscaling.minReplicas : api.replicas;
+  issues.check(
+    isIntIn(bg.idleReplicas, 2, Math.max(2, floor)),
+    `${at}.blueGreen.idleReplicas`,
+    bg.idleReplicas,
+    `allowed: 2 to the active colour's floor (${floor}); 2 keeps a node drain possible under the PodDisruptionBudget`,
   );
 }
