@@ -140,6 +140,9 @@ message). Each failure names the value and the allowed form.
 {{- if and .Values.networkPolicy.defaultDeny (not .Values.networkPolicy.enabled) }}
 {{- $errors = append $errors "networkPolicy.defaultDeny needs networkPolicy.enabled: a namespace-wide deny without the API's own policy would cut the API off" }}
 {{- end }}
+{{- if and .Values.colour (ne .Values.service.type "ClusterIP") }}
+{{- $errors = append $errors (printf "service.type must be ClusterIP in a colour release (colour=%s): the stable Service outside the chart is the public one, a second load balancer would serve whichever colour it selects" .Values.colour) }}
+{{- end }}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 {{- $errors = append $errors "ingress.hosts must list at least one host when ingress.enabled is true" }}
 {{- end }}
