@@ -917,6 +917,16 @@ async function main(): Promise<void> {
     );
   }
 
+  await step("NetworkPolicies admitted in every namespace with a release", async () => {
+    const lines: string[] = [];
+    for (const ns of [...new Set(deployed.map((d) => d.release.namespace))].sort()) {
+      const policies = await k.getList("networkpolicies", ns);
+      expect(policies.items.length > 0, `namespace ${ns} has a release but no NetworkPolicy`);
+      lines.push(`${ns}: ${policies.items.map((p) => p.metadata.name).join(", ")}`);
+    }
+    return lines.join("\n");
+  });
+
   for (const stack of stacks) {
     const reads = kubernetesReads(stack);
     if (reads.length === 0) continue;
