@@ -7,9 +7,16 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { ResourceQuotaV1 } from "@cdktf/provider-kubernetes/lib/resource-quota-v1";
 import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { parseCidr, parseCpu, parseMemory } from "../config/rules";
-import type { ApiSettings, EnvironmentName } from "../config/types";
+import {
+  COLOURS,
+  type ApiSettings,
+  type BlueGreenSettings,
+  type Colour,
+  type EnvironmentName,
+} from "../config/types";
 
 /** Properties for {@link ApiRelease}. */
 export interface ApiReleaseProps {
@@ -60,6 +67,14 @@ export interface ApiReleaseProps {
    * @default the chart's policy: the API port from any source
    */
   readonly ingressCidrs?: readonly string[];
+  /**
+   * Blue/green instead of one release upgraded in place: a release per colour with a tag
+   * (`<releaseName>-blue`, `<releaseName>-green`, ClusterIP Services only) and one stable Service,
+   * `<releaseName>-live`, that selects the active colour's pods. The idle colour keeps
+   * `idleReplicas` pods. docs/blue-green.md
+   * @default one release, `releaseName`, serving through its own Service
+   */
+  readonly blueGreen?: BlueGreenSettings;
 }
 
 /** Pod Security Standard labels: enforce, audit and warn at `restricted`. */
@@ -115,9 +130,55 @@ export function chartValues(props: ApiReleaseProps): Record<string, unknown> {
   };
 }
 
+/** The other colour. */
+export function otherColour(colour: Colour): Colour {
+  return colour === "blue" ? "green" : "blue";
+}
+
+/** Pod label the chart sets from its `colour` value; the stable Service selects on it. */
+export const COLOUR_LABEL = "colour";
+
+/**
+ * The chart values of one colour release: the colour's tag and pod label, a ClusterIP Service (the
+ * stable Service is the public one), and for the idle colour `idleReplicas` pods, autoscaling floor
+ * and ceiling alike, so it costs a fixed, small amount until it is switched to.
+ */
+export function colourValues(
+  props: ApiReleaseProps & { readonly blueGreen: BlueGreenSettings },
+  colour: Colour,
+): Record<string, unknown> {
+  const { tags, activeColour, idleReplicas } = props.blueGreen;
+  const tag = tags[colour];
+  if (tag === undefined) throw new Error(`ApiRelease: colour ${colour} has no tag`);
+  const s = props.settings;
+  const active = colour === activeColour;
+  const values = chartValues({
+    ...props,
+    hostname: undefined,
+    settings: {
+      ...s,
+      imageTag: tag,
+      replicas: active ? s.replicas : idleReplicas,
+      autoscaling: active
+        ? s.autoscaling
+        : { ...s.autoscaling, minReplicas: idleReplicas, maxReplicas: idleReplicas },
+    },
+  });
+  // A colour's values depend on its own tag only, so deploying into one colour never restarts the
+  // other: the version comes from a release-<semver> tag, the commit from the image (its GIT_SHA).
+  const version = /^release-(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/.exec(tag)?.[1];
+  const app: Record<string, unknown> = {
+    ...(values.app as Record<string, unknown>),
+    version: version ?? props.appVersion,
+  };
+  delete app.gitSha;
+  return { ...values, app, colour, service: { type: "ClusterIP" } };
+}
+
 /**
  * Quota for a namespace: room for the largest replica count twice over (a rolling update surges) plus
- * the `helm test` pod, at the container's requests and limits.
+ * the `helm test` pod, at the container's requests and limits. Blue/green fits the same room: the
+ * active colour at its ceiling, the idle colour (at most the active floor), a surge pod and a test pod.
  */
 export function namespaceQuota(settings: ApiSettings): Record<string, string> {
   const maxReplicas = settings.autoscaling.enabled
@@ -143,7 +204,12 @@ export function namespaceQuota(settings: ApiSettings): Record<string, string> {
  * install and keeps a bounded history.
  */
 export class ApiRelease extends Construct {
+  /** The release that serves traffic (with blue/green, the active colour's). */
   public readonly release: Release;
+  /** With blue/green: the release of each colour that has a tag. */
+  public readonly colourReleases: Partial<Record<Colour, Release>> = {};
+  /** With blue/green: the stable Service that selects the active colour. */
+  public readonly liveService?: ServiceV1;
   public readonly namespaceName: string;
   /** Hostname of the Service's load balancer (empty for a ClusterIP Service). */
   public readonly serviceHostname: string;
@@ -171,6 +237,7 @@ export class ApiRelease extends Construct {
         `ApiRelease: ingressCidrs must be IPv4 networks (a.b.c.d/n), got "${badCidr}"`,
       );
     }
+    if (props.blueGreen !== undefined) ApiRelease.checkColours(props.blueGreen);
     const maxHistory = props.maxHistory ?? 10;
     if (!Number.isInteger(maxHistory) || maxHistory < 1 || maxHistory > 100) {
       // Helm reads 0 as "keep every revision": history must stay bounded.
@@ -209,11 +276,9 @@ export class ApiRelease extends Construct {
       this.bindDeployer(props.namespace, namespace.metadata.name, props.deployerGroup);
     }
 
-    this.release = new Release(this, "Release", {
-      name: props.releaseName,
+    const releaseOptions = {
       namespace: namespace.metadata.name,
       chart: props.chartPath,
-      values: [JSON.stringify(chartValues(props))],
       atomic: true,
       wait: true,
       cleanupOnFail: true,
@@ -221,6 +286,65 @@ export class ApiRelease extends Construct {
       maxHistory,
       createNamespace: false,
       dependencyUpdate: false,
+    };
+    if (props.blueGreen !== undefined) {
+      const bg = props.blueGreen;
+      const withColours = { ...props, blueGreen: bg };
+      const active = bg.activeColour;
+      const idle = otherColour(active);
+      const release = (colour: Colour, dependsOn: ServiceV1[]) =>
+        new Release(this, `Release-${colour}`, {
+          ...releaseOptions,
+          name: `${props.releaseName}-${colour}`,
+          values: [JSON.stringify(colourValues(withColours, colour))],
+          dependsOn,
+        });
+      // The order a flip needs: the new active colour is upgraded to full size and ready (atomic,
+      // wait) before the Service selects it, and the old colour shrinks only after traffic left it.
+      this.release = release(active, []);
+      this.colourReleases[active] = this.release;
+      this.liveService = new ServiceV1(this, "LiveService", {
+        metadata: {
+          name: `${props.releaseName}-live`,
+          namespace: namespace.metadata.name,
+          labels: {
+            "app.kubernetes.io/name": "api",
+            "app.kubernetes.io/part-of": "api",
+            "app.kubernetes.io/managed-by": "terraform",
+          },
+          annotations: liveServiceAnnotations(props),
+        },
+        spec: {
+          type: props.settings.service.type,
+          ...(props.settings.service.type === "LoadBalancer" &&
+            props.settings.service.sourceRanges.length > 0 && {
+              loadBalancerSourceRanges: [...props.settings.service.sourceRanges],
+            }),
+          port: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+          selector: {
+            "app.kubernetes.io/name": "api",
+            "app.kubernetes.io/component": "api",
+            [COLOUR_LABEL]: active,
+          },
+        },
+        waitForLoadBalancer: props.settings.service.type === "LoadBalancer",
+        dependsOn: [this.release],
+      });
+      if (bg.tags[idle] !== undefined) {
+        this.colourReleases[idle] = release(idle, [this.liveService]);
+      }
+      this.namespaceName = namespace.metadata.name;
+      this.serviceHostname =
+        props.settings.service.type === "LoadBalancer"
+          ? this.liveService.status.get(0).loadBalancer.get(0).ingress.get(0).hostname
+          : "";
+      return;
+    }
+
+    this.release = new Release(this, "Release", {
+      ...releaseOptions,
+      name: props.releaseName,
+      values: [JSON.stringify(chartValues(props))],
     });
 
     const service = new DataKubernetesServiceV1(this, "Service", {
@@ -229,6 +353,20 @@ export class ApiRelease extends Construct {
     });
     this.namespaceName = namespace.metadata.name;
     this.serviceHostname = service.status.get(0).loadBalancer.get(0).ingress.get(0).hostname;
+  }
+
+  /** Validates the blue/green props: colours known, the active one has a tag. */
+  private static checkColours(bg: BlueGreenSettings): void {
+    if (!(COLOURS as readonly string[]).includes(bg.activeColour)) {
+      throw new Error(
+        `ApiRelease: blueGreen.activeColour must be "blue" or "green", got "${String(bg.activeColour)}"`,
+      );
+    }
+    if (bg.tags[bg.activeColour] === undefined) {
+      throw new Error(
+        `ApiRelease: blueGreen.activeColour is ${bg.activeColour}, which has no tag: no release to switch to`,
+      );
+    }
   }
 
   /** RBAC for the deploy role's group: its own namespace object, quota and limits, nothing else. */
@@ -280,4 +418,19 @@ export class ApiRelease extends Construct {
       subject,
     });
   }
+}
+
+/** The stable Service's annotations: the chart's NLB annotations for a LoadBalancer, and the hostname. */
+function liveServiceAnnotations(props: ApiReleaseProps): Record<string, string> {
+  const s = props.settings.service;
+  return {
+    ...(s.type === "LoadBalancer" && {
+      "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+      "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+      "service.beta.kubernetes.io/aws-load-balancer-scheme": s.scheme,
+    }),
+    ...(props.hostname !== undefined && {
+      "external-dns.alpha.kubernetes.io/hostname": props.hostname,
+    }),
+  };
 }

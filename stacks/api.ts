@@ -78,14 +78,22 @@ export class ApiStack extends PlatformStack {
       gitSha: props.gitSha,
       nodeSelector: { [WORKLOAD_ENV_LABEL]: environment.name },
       deployerGroup: deployerGroup(environment.name),
+      ...(environment.api.strategy === "blue-green" && { blueGreen: environment.api.blueGreen }),
     });
 
     new TerraformOutput(this, "namespace", { value: api.namespaceName });
     new TerraformOutput(this, "image_tag", { value: environment.api.imageTag });
     new TerraformOutput(this, "service_hostname", { value: api.serviceHostname });
     new TerraformOutput(this, "service_url", { value: `http://${api.serviceHostname}` });
+    const blueGreen = environment.api.strategy === "blue-green" && environment.api.blueGreen;
+    if (blueGreen) {
+      // What the next deploy, switch or rollback starts from (`npm run delivery -- blue-green`).
+      new TerraformOutput(this, "active_colour", { value: blueGreen.activeColour });
+      new TerraformOutput(this, "colour_image_tags", { value: { ...blueGreen.tags } });
+    }
 
-    // Customer workspaces. Construct ids derive from the customer id alone, so adding or removing a
+    // Customer workspaces keep the rolling strategy and the active colour's tag, so they move to a
+    // new version in the run that switches the environment to it. Construct ids derive from the customer id alone, so adding or removing a
     // customer adds or removes exactly its own resources.
     // The load balancer (NLB, IP targets, public subnets) is the only way in: the pods' policies
     // admit the public subnets and nothing else. Never the private subnets, where every pod of the
