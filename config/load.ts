@@ -65,10 +65,12 @@ export function loadConfig(
         ? base
         : { ...base, api: { ...base.api, imageTag: override } };
   }
-  const known = ENVIRONMENTS.flatMap((name) => [
-    CONFIG_ENV_VARS.imageTag(name),
-    ...COLOURS.map((colour) => CONFIG_ENV_VARS.colourImageTag(name, colour)),
-  ]);
+  const known = [
+    ...ENVIRONMENTS.map(CONFIG_ENV_VARS.imageTag),
+    ...ENVIRONMENTS.flatMap((name) =>
+      COLOURS.map((colour) => CONFIG_ENV_VARS.colourImageTag(name, colour)),
+    ),
+  ];
   for (const variable of Object.keys(env).filter((k) => k.startsWith("IMAGE_TAG_"))) {
     issues.check(
       known.includes(variable),
