@@ -16,6 +16,7 @@ import {
   runOutcome,
   type RunReport,
 } from "./alert";
+import { colourState, colourStep, environmentName } from "./blue-green";
 import { AwsCliEcr, findImage, parseRepositoryUrl, promoteImage } from "./ecr";
 import { DeliveryError, UsageError } from "./errors";
 import { driftObservation } from "./drift";
@@ -37,6 +38,10 @@ const USAGE = `usage: npm run delivery -- <command> [options]
   ecr-find      --repository-url <url> --tag <tag>
   promote       --repository-url <url> --source-tag <tag> --target-tag <tag>
   stack-output  --file <outputs.json> --stack <stack> --name <output>
+  blue-green    --env <env> --outputs <outputs.json> --step deploy --tag <tag>
+                --env <env> --outputs <outputs.json> --step switch
+                ACTIVE_COLOUR_<ENV>, IMAGE_TAG_<ENV>_<COLOUR> and BLUE_GREEN_RELEASE for cdktf deploy
+  rollback      --env <env> --outputs <outputs.json> [--to blue|green]   flip the active colour back
   smoke         --url <http://host> [--commit <sha>] [--version <x.y.z>] [--deadline-seconds 600]
   drift-issue   --plans <dir> --run-url <url> --commit <sha>
   alert         --workflow <deploy-dev|release|shared|drift> --results "<needs.*.result ...>"
@@ -202,6 +207,45 @@ const commands: Record<
       out(str(o, "name"), value);
     },
   },
+  "blue-green": {
+    options: {
+      env: { type: "string" },
+      outputs: { type: "string" },
+      step: { type: "string" },
+      tag: { type: "string" },
+    },
+    run(o) {
+      const env = environmentName(str(o, "env"));
+      const step = str(o, "step");
+      if (step !== "deploy" && step !== "switch") {
+        throw new UsageError(`--step must be deploy or switch, got "${step}".\n\n${USAGE}`);
+      }
+      const state = colourState(readOutputs(str(o, "outputs")), env);
+      const assignments = colourStep(
+        env,
+        state,
+        step === "deploy" ? { action: "deploy", tag: str(o, "tag") } : { action: "switch" },
+      );
+      for (const [key, value] of assignments) out(key, value);
+      const idle = state.active === "blue" ? "green" : "blue";
+      out("BLUE_GREEN_RELEASE", `api-${idle}`);
+    },
+  },
+  rollback: {
+    options: { env: { type: "string" }, outputs: { type: "string" }, to: { type: "string" } },
+    run(o) {
+      const env = environmentName(str(o, "env"));
+      const to = optional(o, "to");
+      if (to !== undefined && to !== "blue" && to !== "green") {
+        throw new UsageError(`--to must be blue or green, got "${to}".\n\n${USAGE}`);
+      }
+      const state = colourState(readOutputs(str(o, "outputs")), env);
+      const assignments = colourStep(env, state, { action: "rollback", to });
+      for (const [key, value] of assignments) out(key, value);
+      out("BLUE_GREEN_RELEASE", `api-${assignments[0][1]}`);
+      log(`${env}: traffic moves from ${state.active} to ${assignments[0][1]}`);
+    },
+  },
   smoke: {
     options: {
       url: { type: "string" },
@@ -318,6 +362,15 @@ const commands: Record<
     },
   },
 };
+
+/** A cdktf outputs file (`--outputs-file`), parsed. */
+function readOutputs(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new DeliveryError(`cannot read the outputs file ${file}: ${(error as Error).message}`);
+  }
+}
 
 /** Runs one command; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
