@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -8,6 +9,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",
+    // Much of the suite waits on real tools (terraform, helm, checkov) in child processes, so one
+    // test file per core keeps both cores busy; vitest's default leaves one core idle.
+    maxWorkers: Math.max(2, availableParallelism()),
     reporters: ["default"],
   },
 });
