@@ -297,7 +297,7 @@ export class ApiRelease extends Construct {
           ...releaseOptions,
           name: `${props.releaseName}-${colour}`,
           values: [JSON.stringify(colourValues(withColours, colour))],
-          dependsOn,
+          ...(dependsOn.length > 0 && { dependsOn }),
         });
       // The order a flip needs: the new active colour is upgraded to full size and ready (atomic,
       // wait) before the Service selects it, and the old colour shrinks only after traffic left it.
