@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../config";
 import type { ApiSettings, BlueGreenSettings, PlatformSettings } from "../../config/types";
 import { namespaceQuota } from "../../constructs/api-release";
-import { colourState, colourStep } from "../../scripts/delivery/blue-green";
+import { colourState, colourStep, committedColours } from "../../scripts/delivery/blue-green";
 import { helmReleases } from "../chart/environments";
 import { INVARIANT_CHECKS, pods, selects } from "../chart/invariants";
 import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
@@ -405,6 +405,18 @@ describe("delivery steps from the stack's outputs", () => {
     expect(() => colourStep("prod", single, { action: "rollback" })).toThrow(
       /green has no release to rollback to/,
     );
+  });
+
+  it("the first deploy starts from the committed colours, later ones from the state", () => {
+    const committed = committedColours(configFrom(blueGreenSettings()), "prod");
+    expect(committed).toEqual({ active: "blue", tags: { blue: OLD, green: OLD } });
+    expect(committedColours(configFrom(settingsCopy()), "dev")).toBeUndefined();
+    expect(colourState({ prod: { service_url: "http://x" } }, "prod", committed)).toBe(committed);
+    const live = { prod: { active_colour: "green", colour_image_tags: { blue: OLD, green: NEW } } };
+    expect(colourState(live, "prod", committed)).toEqual({
+      active: "green",
+      tags: { blue: OLD, green: NEW },
+    });
   });
 
   it("refuses outputs of a stack that is not blue/green", () => {

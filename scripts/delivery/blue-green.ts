@@ -9,7 +9,13 @@
  */
 import { OCI_TAG } from "../../config/rules";
 import { CONFIG_ENV_VARS } from "../../config/load";
-import { COLOURS, ENVIRONMENTS, type Colour, type EnvironmentName } from "../../config/types";
+import {
+  COLOURS,
+  ENVIRONMENTS,
+  type Colour,
+  type EnvironmentName,
+  type PlatformConfig,
+} from "../../config/types";
 import { DeliveryError, UsageError } from "./errors";
 
 /** What a blue/green environment runs now, read from its stack outputs. */
@@ -22,6 +28,16 @@ export interface ColourState {
 export type ColourStep =
   | { readonly action: "deploy"; readonly tag: string }
   | { readonly action: "switch" | "rollback"; readonly to?: Colour };
+
+/** The committed configuration's colours of a blue/green environment, or undefined when it is rolling. */
+export function committedColours(
+  config: PlatformConfig,
+  env: EnvironmentName,
+): ColourState | undefined {
+  const api = config.environments[env].api;
+  if (api.strategy !== "blue-green" || api.blueGreen === undefined) return undefined;
+  return { active: api.blueGreen.activeColour, tags: { ...api.blueGreen.tags } };
+}
 
 /** The other colour. */
 function other(colour: Colour): Colour {
@@ -40,10 +56,17 @@ export function environmentName(value: string): EnvironmentName {
  * Reads `active_colour` and `colour_image_tags` of a stack from a cdktf outputs file
  * (`cdktf output <stack> --outputs-file <file>`); fails with a readable message when the stack is
  * not blue/green or the outputs are malformed.
+ * @param firstDeploy what to start from when the state has no colours yet (the stack was rolling or
+ * never applied, so no colour release exists): the committed configuration's colours
  */
-export function colourState(outputs: unknown, stack: EnvironmentName): ColourState {
+export function colourState(
+  outputs: unknown,
+  stack: EnvironmentName,
+  firstDeploy?: ColourState,
+): ColourState {
   const values = (outputs as Record<string, Record<string, unknown> | undefined> | null)?.[stack];
   const active = values?.active_colour;
+  if (active === undefined && firstDeploy !== undefined) return firstDeploy;
   if (!(COLOURS as readonly unknown[]).includes(active)) {
     throw new DeliveryError(
       `the ${stack} stack has no active_colour output (got ${JSON.stringify(active)}): is ` +

@@ -16,7 +16,8 @@ import {
   runOutcome,
   type RunReport,
 } from "./alert";
-import { colourState, colourStep, environmentName } from "./blue-green";
+import { loadConfig } from "../../config";
+import { colourState, colourStep, committedColours, environmentName } from "./blue-green";
 import { AwsCliEcr, findImage, parseRepositoryUrl, promoteImage } from "./ecr";
 import { DeliveryError, UsageError } from "./errors";
 import { driftObservation } from "./drift";
@@ -41,6 +42,7 @@ const USAGE = `usage: npm run delivery -- <command> [options]
   blue-green    --env <env> --outputs <outputs.json> --step deploy --tag <tag>
                 --env <env> --outputs <outputs.json> --step switch
                 ACTIVE_COLOUR_<ENV>, IMAGE_TAG_<ENV>_<COLOUR> and BLUE_GREEN_RELEASE for cdktf deploy
+  strategy      --env <env>            rolling or blue-green, from the committed configuration
   rollback      --env <env> --outputs <outputs.json> [--to blue|green]   flip the active colour back
   smoke         --url <http://host> [--commit <sha>] [--version <x.y.z>] [--deadline-seconds 600]
   drift-issue   --plans <dir> --run-url <url> --commit <sha>
@@ -220,7 +222,9 @@ const commands: Record<
       if (step !== "deploy" && step !== "switch") {
         throw new UsageError(`--step must be deploy or switch, got "${step}".\n\n${USAGE}`);
       }
-      const state = colourState(readOutputs(str(o, "outputs")), env);
+      // Only the first deploy starts from the committed colours; later ones from the state.
+      const committed = step === "deploy" ? committedColours(loadConfig({}), env) : undefined;
+      const state = colourState(readOutputs(str(o, "outputs")), env, committed);
       const assignments = colourStep(
         env,
         state,
@@ -229,6 +233,13 @@ const commands: Record<
       for (const [key, value] of assignments) out(key, value);
       const idle = state.active === "blue" ? "green" : "blue";
       out("BLUE_GREEN_RELEASE", `api-${idle}`);
+    },
+  },
+  strategy: {
+    options: { env: { type: "string" } },
+    run(o) {
+      const env = environmentName(str(o, "env"));
+      out("strategy", loadConfig({}).environments[env].api.strategy ?? "rolling");
     },
   },
   rollback: {
