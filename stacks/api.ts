@@ -90,6 +90,8 @@ export class ApiStack extends PlatformStack {
       // What the next deploy, switch or rollback starts from (`npm run delivery -- blue-green`).
       new TerraformOutput(this, "active_colour", { value: blueGreen.activeColour });
       new TerraformOutput(this, "colour_image_tags", { value: { ...blueGreen.tags } });
+      // For `helm test` of a colour between the deploy and the switch.
+      new TerraformOutput(this, "cluster_name", { value: cluster.clusterName });
     }
 
     // Customer workspaces keep the rolling strategy and the active colour's tag, so they move to a
