@@ -203,7 +203,15 @@ function cancels(concurrency: unknown): boolean | undefined {
   );
 }
 
-/** prod deploys only from `release-*` tags, in environment prod, with non-cancelling concurrency. */
+/** The guard a manual prod run (a rollback) needs: it runs only from a release tag. */
+const RELEASE_REF_GUARD =
+  /^(\$\{\{\s*)?startsWith\(github\.ref, 'refs\/tags\/release-'\)(\s*\}\})?$/;
+
+/**
+ * prod deploys only from `release-*` tags, in environment prod, with non-cancelling concurrency. A
+ * manual run (`workflow_dispatch` alone, e.g. a rollback) counts when every prod job runs only if
+ * the dispatched ref is a release tag.
+ */
 export function checkProdDeploy(wf: Json): string[] {
   const prodJobs = jobs(wf).filter(([, job]) => deploysProd(job));
   if (prodJobs.length === 0) return [];
@@ -212,7 +220,15 @@ export function checkProdDeploy(wf: Json): string[] {
   const events = Object.keys(on);
   const push = isRecord(on.push) ? on.push : undefined;
   const tags = push && Array.isArray(push.tags) ? push.tags : [];
-  if (
+  const manual = events.length === 1 && events[0] === "workflow_dispatch";
+  if (manual) {
+    for (const [id, job] of prodJobs) {
+      if (!RELEASE_REF_GUARD.test(String(job.if ?? "").trim()))
+        problems.push(
+          `job ${id}: a manual prod run needs if: startsWith(github.ref, 'refs/tags/release-')`,
+        );
+    }
+  } else if (
     events.length !== 1 ||
     !push ||
     tags.length === 0 ||

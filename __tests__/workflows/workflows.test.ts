@@ -59,6 +59,7 @@ const EXPECTED = [
   "drift.yml",
   "plan.yml",
   "release.yml",
+  "rollback.yml",
   "scan.yml",
   "shared.yml",
 ];
@@ -177,6 +178,17 @@ describe("each check reports a broken workflow", () => {
     expect(checkProdDeploy(cancelling)).toEqual([
       "job deploy: prod concurrency cancels in progress",
     ]);
+    const unguarded = copy("rollback.yml");
+    delete job(unguarded, "rollback").if;
+    expect(checkProdDeploy(unguarded)).toEqual([
+      "job rollback: a manual prod run needs if: startsWith(github.ref, 'refs/tags/release-')",
+    ]);
+    const branchGuard = copy("rollback.yml");
+    job(branchGuard, "rollback").if = "github.ref == 'refs/heads/main'";
+    expect(checkProdDeploy(branchGuard)).toHaveLength(1);
+    const dispatchAndPush = copy("rollback.yml");
+    (dispatchAndPush.on as Json).push = { branches: ["main"] };
+    expect(checkProdDeploy(dispatchAndPush).length).toBeGreaterThan(0);
     const none = copy("release.yml");
     delete none.concurrency;
     expect(checkProdDeploy(none)).toEqual(["job deploy deploys prod without concurrency"]);
@@ -381,6 +393,57 @@ describe("release", () => {
         [],
       );
     }
+  });
+});
+
+describe("blue/green in release and rollback", () => {
+  const release = byName("release.yml").data;
+  const deploySteps = steps(job(release, "deploy"));
+  const text = (s: Json) => `${String(s.name ?? "")} ${String(s.run ?? s.uses ?? "")}`;
+  const index = (pattern: RegExp) => deploySteps.findIndex((s) => pattern.test(text(s)));
+
+  it("release: deploy into the idle colour, helm test it, and only then switch", () => {
+    const inputs = index(/delivery -- blue-green .*--step deploy/s);
+    const install = index(/1\/3: cdktf deploy prod/);
+    const test = index(/helm test "\$BLUE_GREEN_RELEASE"/);
+    const switchInputs = index(/delivery -- blue-green .*--step switch/s);
+    const flip = index(/3\/3: cdktf deploy prod/);
+    expect([inputs, install, test, switchInputs, flip].every((i) => i >= 0)).toBe(true);
+    expect(inputs).toBeLessThan(install);
+    expect(install).toBeLessThan(test);
+    expect(test).toBeLessThan(switchInputs);
+    expect(switchInputs).toBeLessThan(flip);
+    // A step that fails ends the job: nothing between the test and the switch runs regardless.
+    for (const step of deploySteps.slice(install, flip + 1)) {
+      expect(String(step.if ?? "")).toBe("steps.strategy.outputs.strategy == 'blue-green'");
+      expect(step).not.toHaveProperty("continue-on-error");
+      expect((step.env as Json | undefined)?.IMAGE_TAG_PROD).toBeUndefined();
+    }
+    const smoke = index(/delivery -- smoke/);
+    expect(smoke).toBeGreaterThan(flip);
+  });
+
+  it("release: the rolling deploy runs only when prod is rolling", () => {
+    const rolling = deploySteps.find((s) => s.name === "cdktf deploy prod")!;
+    expect(rolling.if).toBe("steps.strategy.outputs.strategy == 'rolling'");
+    expect(runText(release)).toContain("delivery -- strategy --env prod");
+  });
+
+  it("rollback: by hand, in environment prod with the prod role, queued with releases", () => {
+    const wf = byName("rollback.yml").data;
+    expect(triggers(wf)).toEqual({ workflow_dispatch: null });
+    expect(checkDeployConcurrency(wf, "deploy-prod")).toEqual([]);
+    const rollback = job(wf, "rollback");
+    expect(environmentName(rollback)).toBe("prod");
+    expect(rollback.if).toBe("startsWith(github.ref, 'refs/tags/release-')");
+    const names = steps(rollback).map((s) => String(s.run ?? s.uses ?? ""));
+    const flip = names.findIndex((r) => r.includes("delivery -- rollback --env prod"));
+    const apply = names.findIndex((r) => r.includes("cdktf deploy prod"));
+    expect(flip).toBeGreaterThan(-1);
+    expect(apply).toBeGreaterThan(flip);
+    // No rebuild, no promotion, no re-install: a flip of the active colour only.
+    expect(runText(wf)).not.toMatch(/docker|promote|IMAGE_TAG_PROD=|helm (install|upgrade)/);
+    expect(stepUses(steps(rollback)).filter((u) => u.startsWith("docker/"))).toEqual([]);
   });
 });
 
