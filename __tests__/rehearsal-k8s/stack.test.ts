@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  deploymentPlan,
   followAttributePath,
   helmReleases,
   interpolateRemoteState,
@@ -225,6 +226,50 @@ describe("Kubernetes objects of an application stack", () => {
     });
   });
 
+  it("translates a NetworkPolicy, turning numeric ports into numbers", () => {
+    const stack = appStack({
+      kubernetes_network_policy_v1: {
+        Deny: {
+          metadata: { name: "default-deny", namespace: NS },
+          spec: {
+            pod_selector: {},
+            policy_types: ["Ingress"],
+            ingress: [
+              {
+                from: [
+                  { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "lb" } } },
+                ],
+                ports: [
+                  { port: "8080", protocol: "TCP" },
+                  { port: "http", protocol: "TCP" },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    });
+    const policy = kubernetesObjects(stack).find((o) => o.manifest.kind === "NetworkPolicy");
+    expect(policy?.manifest).toEqual({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "default-deny", namespace: "api-dev" },
+      spec: {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "lb" } } }],
+            ports: [
+              { port: 8080, protocol: "TCP" },
+              { port: "http", protocol: "TCP" },
+            ],
+          },
+        ],
+      },
+    });
+  });
+
   it("refuses an attribute of a known type it does not translate", () => {
     const stack = appStack();
     stack.json.resource!.kubernetes_namespace_v1!.Ns!.spec = { finalizers: ["x"] };
@@ -281,6 +326,66 @@ describe("Helm releases", () => {
     expect(() => interpolateRemoteState(appStack(), "${var.x}", stacks, "v")).toThrow(
       /cannot resolve \$\{var.x\}/,
     );
+  });
+});
+
+describe("deployment order", () => {
+  const live = {
+    metadata: { name: "api-live", namespace: NS },
+    spec: {
+      type: "LoadBalancer",
+      port: [{ name: "http", port: 80, target_port: "http", protocol: "TCP" }],
+      selector: { "app.kubernetes.io/name": "api", colour: "blue" },
+    },
+    wait_for_load_balancer: true,
+    depends_on: ["helm_release.Release"],
+  };
+
+  it("puts a Service that depends on a release after it, and a release that depends on it after that", () => {
+    const stack = appStack({ kubernetes_service_v1: { Live: live } });
+    const release = stack.json.resource!.helm_release!.Release!;
+    stack.json.resource!.helm_release!.Green = {
+      ...release,
+      name: "api-green",
+      depends_on: ["kubernetes_service_v1.Live"],
+    };
+    const stacks = new Map([["shared", sharedStack()]]);
+    expect(deploymentPlan(stack, stacks).map((i) => i.address)).toEqual([
+      "kubernetes_namespace_v1.Ns",
+      "kubernetes_resource_quota_v1.Quota",
+      "kubernetes_limit_range_v1.Limits",
+      "helm_release.Release",
+      "kubernetes_service_v1.Live",
+      "helm_release.Green",
+    ]);
+    const service = kubernetesObjects(stack).find((o) => o.manifest.kind === "Service")!.manifest;
+    expect(service.spec).toEqual({
+      type: "LoadBalancer",
+      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      selector: { "app.kubernetes.io/name": "api", colour: "blue" },
+    });
+  });
+
+  it("refuses a dependency cycle", () => {
+    const stack = appStack({ kubernetes_service_v1: { Live: live } });
+    stack.json.resource!.kubernetes_namespace_v1!.Ns!.depends_on = ["kubernetes_service_v1.Live"];
+    expect(() => deploymentPlan(stack, new Map([["shared", sharedStack()]]))).toThrow(
+      /dependency cycle/,
+    );
+  });
+
+  it("reads back a managed resource whose attributes an output uses", () => {
+    const stack = appStack({ kubernetes_service_v1: { Live: live } });
+    (stack.json as { output: Record<string, { value: unknown }> }).output.live = {
+      value: "${kubernetes_service_v1.Live.status[0].load_balancer[0].ingress[0].hostname}",
+    };
+    expect(kubernetesReads(stack).find((r) => r.address === "kubernetes_service_v1.Live")).toEqual({
+      address: "kubernetes_service_v1.Live",
+      kind: "service",
+      name: "api-live",
+      namespace: "api-dev",
+      outputPaths: ["status[0].load_balancer[0].ingress[0].hostname"],
+    });
   });
 });
 

@@ -267,7 +267,10 @@ const LIST_FIELDS: Readonly<Record<string, string>> = {
   limit: "limits",
   match_expression: "matchExpressions",
   cluster_role_selectors: "clusterRoleSelectors",
+  port: "ports",
 };
+/** IntOrString fields the provider writes as strings; digits become a number, as it converts them. */
+const INT_OR_STRING_FIELDS = new Set(["port", "target_port", "end_port"]);
 /** Nested blocks that stand for one Kubernetes object (not a list of them). */
 const SINGLE_FIELDS = new Set(["role_ref", "scope_selector", "aggregation_rule"]);
 /** Maps whose keys are data (resource names, label keys), never converted to camelCase. */
@@ -279,6 +282,7 @@ const MAP_FIELDS = new Set([
   "min",
   "max_limit_request_ratio",
   "match_labels",
+  "selector",
 ]);
 
 /**
@@ -293,8 +297,10 @@ function toKubernetes(json: StackJson, value: unknown, where: string): unknown {
     const at = `${where}.${key}`;
     if (MAP_FIELDS.has(key)) {
       out[camel(key)] = stringMap(json, raw, at);
-    } else if (key in LIST_FIELDS) {
+    } else if (key in LIST_FIELDS && raw !== null && typeof raw === "object") {
       out[LIST_FIELDS[key]!] = blocks(raw).map((b, i) => toKubernetes(json, b, `${at}[${i}]`));
+    } else if (INT_OR_STRING_FIELDS.has(key) && typeof raw === "string" && /^\d+$/.test(raw)) {
+      out[camel(key)] = Number(raw);
     } else if (SINGLE_FIELDS.has(key)) {
       out[camel(key)] = toKubernetes(json, block(raw), at);
     } else {
@@ -366,6 +372,13 @@ export const KUBERNETES_TRANSLATIONS: Readonly<Record<string, Translation>> = {
     namespaced: true,
     fields: ["role_ref", "subject"],
   },
+  kubernetes_network_policy_v1: {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    namespaced: true,
+    fields: ["spec"],
+  },
+  kubernetes_service_v1: { apiVersion: "v1", kind: "Service", namespaced: true, fields: ["spec"] },
   kubernetes_resource_quota_v1: {
     apiVersion: "v1",
     kind: "ResourceQuota",
@@ -389,6 +402,7 @@ const PROVIDER_ONLY = new Set([
   "lifecycle",
   "timeouts",
   "wait_for_default_service_account",
+  "wait_for_load_balancer",
 ]);
 
 /**
@@ -458,6 +472,65 @@ export function chartPath(stack: Stack, chart: unknown, where: string): string {
   const local = chart.replace(/^\$\{path\.module\}\//, "");
   if (local.includes("${")) throw new RehearsalError(`${where}.chart: cannot resolve ${chart}`);
   return isAbsolute(local) ? local : resolve(stack.dir, local);
+}
+
+// --- order ---------------------------------------------------------------------------------------
+
+/** One thing to deploy: a Kubernetes object or a Helm release. */
+export type PlanItem =
+  | { readonly kind: "object"; readonly address: string; readonly object: KubeObject }
+  | { readonly kind: "release"; readonly address: string; readonly release: HelmRelease };
+
+const ADDRESS_IN_REFERENCE = /\$\{([a-zA-Z_][\w-]*\.[\w-]+)[.}[]/g;
+
+/** The addresses a resource depends on: its `depends_on` and the resources its attributes reference. */
+export function dependencies(attrs: Record<string, unknown>): Set<string> {
+  const deps = new Set<string>();
+  for (const dep of Array.isArray(attrs.depends_on) ? attrs.depends_on : []) deps.add(String(dep));
+  const rest = Object.fromEntries(Object.entries(attrs).filter(([key]) => key !== "depends_on"));
+  for (const match of JSON.stringify(rest).matchAll(ADDRESS_IN_REFERENCE)) deps.add(match[1]!);
+  return deps;
+}
+
+/**
+ * Every Kubernetes object and Helm release of a stack in an order Terraform could apply them:
+ * dependencies (`depends_on` and references) first, otherwise objects in creation order (namespaces
+ * first), then releases.
+ */
+export function deploymentPlan(stack: Stack, stacks: ReadonlyMap<string, Stack>): PlanItem[] {
+  const items: PlanItem[] = [
+    ...kubernetesObjects(stack).map(
+      (object) => ({ kind: "object", address: object.address, object }) as const,
+    ),
+    ...helmReleases(stack, stacks).map(
+      (release) => ({ kind: "release", address: release.address, release }) as const,
+    ),
+  ];
+  const addresses = new Set(items.map((i) => i.address));
+  const deps = new Map(
+    items.map((item) => {
+      const [type, id] = item.address.split(".") as [string, string];
+      const attrs = stack.json.resource?.[type]?.[id] ?? {};
+      return [
+        item.address,
+        [...dependencies(attrs)].filter((d) => addresses.has(d) && d !== item.address),
+      ];
+    }),
+  );
+  const done = new Set<string>();
+  const ordered: PlanItem[] = [];
+  while (ordered.length < items.length) {
+    const next = items.find(
+      (i) => !done.has(i.address) && deps.get(i.address)!.every((d) => done.has(d)),
+    );
+    if (!next) {
+      const left = items.filter((i) => !done.has(i.address)).map((i) => i.address);
+      throw new RehearsalError(`stack ${stack.name}: dependency cycle among ${left.join(", ")}`);
+    }
+    done.add(next.address);
+    ordered.push(next);
+  }
+  return ordered;
 }
 
 // --- values from other stacks -------------------------------------------------------------------
@@ -586,7 +659,23 @@ export interface KubernetesRead {
   readonly outputPaths: readonly string[];
 }
 
-/** Every `data.kubernetes_*` a stack reads, which must exist once its releases are installed. */
+function outputPathsOf(stack: Stack, address: string): string[] {
+  const prefix = `\${${address}.`;
+  const paths = Object.values(stack.json.output ?? {})
+    .map((o) => (typeof o.value === "string" ? o.value : JSON.stringify(o.value ?? "")))
+    .flatMap((v) =>
+      v
+        .split(prefix)
+        .slice(1)
+        .map((rest) => rest.split("}")[0]!),
+    );
+  return [...new Set(paths)];
+}
+
+/**
+ * Every object a stack reads back once applied: each `data.kubernetes_*`, and each Kubernetes
+ * resource whose attributes an output uses (a Service's load balancer hostname, for example).
+ */
 export function kubernetesReads(stack: Stack): KubernetesRead[] {
   const reads: KubernetesRead[] = [];
   for (const [type, entries] of Object.entries(stack.json.data ?? {})) {
@@ -603,16 +692,7 @@ export function kubernetesReads(stack: Stack): KubernetesRead[] {
       const ns =
         meta.namespace === undefined
           ? undefined
-          : resolveReference(stack.json, meta.namespace, `${address}.metadata.namespace`);
-      const prefix = `\${${address}.`;
-      const outputPaths = Object.values(stack.json.output ?? {})
-        .map((o) => String(o.value ?? ""))
-        .flatMap((v) =>
-          v
-            .split(prefix)
-            .slice(1)
-            .map((rest) => rest.split("}")[0]!),
-        );
+          : interpolate(stack.json, meta.namespace, `${address}.metadata.namespace`);
       reads.push({
         address,
         kind,
@@ -620,9 +700,21 @@ export function kubernetesReads(stack: Stack): KubernetesRead[] {
         ...(kind === "namespace"
           ? {}
           : { namespace: literalString(ns ?? "default", `${address}.metadata.namespace`) }),
-        outputPaths: [...new Set(outputPaths)],
+        outputPaths: outputPathsOf(stack, address),
       });
     }
+  }
+  for (const { address, manifest } of kubernetesObjects(stack)) {
+    const outputPaths = outputPathsOf(stack, address);
+    if (outputPaths.length === 0) continue;
+    const meta = manifest.metadata as { name: string; namespace?: string };
+    reads.push({
+      address,
+      kind: String(manifest.kind).toLowerCase(),
+      name: meta.name,
+      ...(meta.namespace ? { namespace: meta.namespace } : {}),
+      outputPaths,
+    });
   }
   return reads;
 }
