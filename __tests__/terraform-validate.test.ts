@@ -9,7 +9,7 @@ import {
   requiredProviders,
   unavailableProviders,
   validateAllRequired,
-  validateStack,
+  validateStacks,
   type ValidateResult,
 } from "../scripts/terraform-validate";
 import { STACK_NAMES, type StackName } from "../stacks/app";
@@ -18,8 +18,7 @@ import { stackDir, synthesized } from "./helpers/synth";
 const results = new Map<StackName, ValidateResult>();
 
 beforeAll(async () => {
-  // In parallel: each init links the provider from the local mirror, each validate loads its schema.
-  const all = await Promise.all(STACK_NAMES.map((s) => validateStack(stackDir(s), s)));
+  const all = await validateStacks(STACK_NAMES.map((name) => ({ dir: stackDir(name), name })));
   all.forEach((r) => {
     results.set(r.stack as StackName, r);
     console.log(`terraform validate: ${describeResult(r)}`);

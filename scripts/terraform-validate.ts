@@ -59,29 +59,18 @@ export function unavailableProviders(initOutput: string): string[] {
   return [...found].sort();
 }
 
-// Inits share the plugin cache, and two inits installing the same provider into it at once can
-// collide; inits are quick, so they run one at a time while validations run in parallel.
-let initQueue: Promise<unknown> = Promise.resolve();
-function initOneAtATime<T>(task: () => Promise<T>): Promise<T> {
-  const next = initQueue.then(task, task);
-  initQueue = next.catch(() => undefined);
-  return next;
-}
-
-/** Validates one synthesized stack folder (it must hold `cdk.tf.json`). */
-export async function validateStack(stackDir: string, stack: string): Promise<ValidateResult> {
+/** `terraform init -backend=false`; undefined when it worked, else the result to report. */
+async function initStack(stackDir: string, stack: string): Promise<ValidateResult | undefined> {
   if (!existsSync(join(stackDir, "cdk.tf.json"))) {
     throw new Error(`validate: ${stackDir} holds no cdk.tf.json; synthesize first (npm run synth)`);
   }
-  const env = terraformEnv();
   try {
-    await initOneAtATime(() =>
-      run("terraform", ["init", "-backend=false", "-input=false", "-no-color"], {
-        cwd: stackDir,
-        env,
-        maxBuffer: 16 * 1024 * 1024,
-      }),
-    );
+    await run("terraform", ["init", "-backend=false", "-input=false", "-no-color"], {
+      cwd: stackDir,
+      env: terraformEnv(),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return undefined;
   } catch (error) {
     const output = `${(error as { stdout?: string }).stdout ?? ""}${(error as { stderr?: string }).stderr ?? ""}`;
     const providers = unavailableProviders(output);
@@ -97,11 +86,15 @@ export async function validateStack(stackDir: string, stack: string): Promise<Va
     }
     return { status: "init-failed", stack, output };
   }
+}
+
+/** `terraform validate -json` on an initialized stack folder. */
+async function validateInitialized(stackDir: string, stack: string): Promise<ValidateResult> {
   let stdout: string;
   try {
     ({ stdout } = await run("terraform", ["validate", "-json", "-no-color"], {
       cwd: stackDir,
-      env,
+      env: terraformEnv(),
       maxBuffer: 16 * 1024 * 1024,
     }));
   } catch (error) {
@@ -117,6 +110,19 @@ export async function validateStack(stackDir: string, stack: string): Promise<Va
         warnings: report.diagnostics.filter((d) => d.severity === "warning"),
       }
     : { status: "invalid", stack, diagnostics: report.diagnostics };
+}
+
+/**
+ * Validates synthesized stack folders (each holding `cdk.tf.json`). Every init runs before any
+ * validate, one at a time: inits write the shared plugin cache, which validations read.
+ * Validations then run in parallel.
+ */
+export async function validateStacks(
+  stacks: ReadonlyArray<{ readonly dir: string; readonly name: string }>,
+): Promise<ValidateResult[]> {
+  const inits: Array<ValidateResult | undefined> = [];
+  for (const { dir, name } of stacks) inits.push(await initStack(dir, name));
+  return Promise.all(stacks.map(({ dir, name }, i) => inits[i] ?? validateInitialized(dir, name)));
 }
 
 /** True when VALIDATE_ALL_STACKS demands every stack be validated (a CI runner with the registry). */
@@ -148,10 +154,11 @@ async function main(): Promise<void> {
   const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as {
     stacks: Record<string, { workingDirectory: string }>;
   };
-  const results = await Promise.all(
-    Object.entries(manifest.stacks).map(([name, s]) =>
-      validateStack(join(outdir, s.workingDirectory), name),
-    ),
+  const results = await validateStacks(
+    Object.entries(manifest.stacks).map(([name, s]) => ({
+      dir: join(outdir, s.workingDirectory),
+      name,
+    })),
   );
   let failed = false;
   for (const r of results) {
