@@ -81,10 +81,13 @@ export const settings: PlatformSettings = {
         logLevel: "info",
         imageTag: "release-0.1.0",
         helmTimeoutSeconds: 600,
-        // "blue-green" (docs/blue-green.md) puts a new tag into an idle colour, tests it, then
-        // switches traffic; it needs a blueGreen block: { activeColour, tags: { blue, green },
-        // idleReplicas }.
-        strategy: "rolling",
+        // docs/blue-green.md: a new tag goes into the idle colour, is tested, then takes traffic.
+        strategy: "blue-green",
+        blueGreen: {
+          activeColour: "blue",
+          tags: { blue: "release-0.1.0", green: "release-0.1.0" },
+          idleReplicas: 2,
+        },
       },
     },
   },

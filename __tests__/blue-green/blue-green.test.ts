@@ -192,7 +192,11 @@ describe("blue/green in the synthesized prod stack", () => {
   });
 
   it("the rolling strategy keeps one release serving through its own Service", () => {
-    const stacks = synthStacks(configFrom(settingsCopy()));
+    const rolling = settingsCopy();
+    const api = rolling.environments.prod.api as { strategy?: string; blueGreen?: unknown };
+    api.strategy = "rolling";
+    delete api.blueGreen;
+    const stacks = synthStacks(configFrom(rolling));
     expect(resources(stacks.prod, "helm_release").map((r) => r.name)).toEqual(["api"]);
     expect(resources(stacks.prod, "kubernetes_service_v1")).toEqual([]);
     expect(stacks.prod.output).not.toHaveProperty("active_colour");
@@ -358,7 +362,7 @@ describe("blue/green inputs: each mistake is a clear error", () => {
     expect(problems({}, bare)).toEqual([
       expect.stringMatching(/^environments.prod.api.blueGreen: required with strategy blue-green/),
     ]);
-    const typo = settingsCopy();
+    const typo = blueGreenSettings();
     (typo.environments.prod.api as { strategy?: string }).strategy = "canary";
     expect(problems({}, typo)).toEqual([
       expect.stringMatching(/^environments.prod.api.strategy: allowed: "rolling" or "blue-green"/),

@@ -49,11 +49,13 @@ describe("customer releases, as the stacks synthesize them", () => {
   });
 
   it("adds one release per environment in the customer's namespace", () => {
-    expect(releases.map((r) => r.options.namespace).sort()).toEqual([
-      "api-dev",
-      "api-dev-acme",
-      "api-prod",
-      "api-prod-acme",
+    // prod is blue/green: two colour releases in its own namespace; the customer's stays rolling.
+    expect(releases.map((r) => `${r.options.namespace}/${r.options.releaseName}`).sort()).toEqual([
+      "api-dev-acme/api",
+      "api-dev/api",
+      "api-prod-acme/api",
+      "api-prod/api-blue",
+      "api-prod/api-green",
     ]);
   });
 

@@ -125,10 +125,20 @@ export function helmReleases(
   });
 }
 
-/** The environment's own release (namespace `api-<env>`), read from the run's shared synth. */
+/**
+ * The environment's own serving release (namespace `api-<env>`), read from the run's shared synth:
+ * the one release of a rolling environment, the active colour's of a blue/green one (its idle
+ * colour is covered by `__tests__/blue-green/`).
+ */
 export function stackRelease(env: Environment): StackRelease {
-  const releases = helmReleases(synthesized(env), synthesized("shared"), stackDir(env));
-  const own = releases.filter((r) => r.options.namespace === `api-${env}`);
+  const stack = synthesized(env);
+  const releases = helmReleases(stack, synthesized("shared"), stackDir(env));
+  const active = stack.output?.active_colour?.value;
+  const own = releases.filter(
+    (r) =>
+      r.options.namespace === `api-${env}` &&
+      (active === undefined || r.options.releaseName === `api-${String(active)}`),
+  );
   if (own.length !== 1) {
     throw new Error(`the ${env} stack has ${own.length} helm_release(s) in namespace api-${env}`);
   }

@@ -123,6 +123,7 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
   });
 
   describe("each checker reports the property broken", () => {
+    // prod's serving release: with blue/green, the committed active colour's (api-blue).
     const docs = (): Manifest[] => rendered.prod;
 
     it("21", () => {
@@ -131,18 +132,18 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
         (d) => delete api(d).securityContext.allowPrivilegeEscalation,
       );
       expect(checkPodSecurityRestricted(escalation)).toEqual([
-        "Deployment/api container api: allowPrivilegeEscalation is not false",
+        "Deployment/api-blue container api: allowPrivilegeEscalation is not false",
       ]);
       const caps = broken(docs(), (d) => (api(d).securityContext.capabilities.drop = ["NET_RAW"]));
       expect(checkPodSecurityRestricted(caps)).toEqual([
-        "Deployment/api container api: capabilities.drop does not include ALL",
+        "Deployment/api-blue container api: capabilities.drop does not include ALL",
       ]);
       const seccomp = broken(docs(), (d) => {
         delete api(d).securityContext.seccompProfile;
         pod(d).securityContext.seccompProfile.type = "Unconfined";
       });
       expect(checkPodSecurityRestricted(seccomp)).toEqual([
-        "Deployment/api container api: seccompProfile.type is Unconfined, not RuntimeDefault",
+        "Deployment/api-blue container api: seccompProfile.type is Unconfined, not RuntimeDefault",
       ]);
       const root = broken(docs(), (d) => {
         delete api(d).securityContext.runAsNonRoot;
@@ -150,7 +151,7 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
         delete testPod(d).securityContext.runAsNonRoot;
       });
       expect(checkPodSecurityRestricted(root)).toEqual([
-        "Pod/api-test-readyz container readyz: runAsNonRoot is not true",
+        "Pod/api-blue-test-readyz container readyz: runAsNonRoot is not true",
       ]);
     });
 
@@ -160,65 +161,65 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
         (d) => (api(d).securityContext.readOnlyRootFilesystem = false),
       );
       expect(checkPodIsolation(writable)).toEqual([
-        "Deployment/api container api: readOnlyRootFilesystem is not true",
+        "Deployment/api-blue container api: readOnlyRootFilesystem is not true",
       ]);
       const lowUid = broken(docs(), (d) => {
         delete api(d).securityContext.runAsUser;
         pod(d).securityContext.runAsUser = 1000;
       });
       expect(checkPodIsolation(lowUid)).toEqual([
-        "Deployment/api container api: runAsUser is 1000, not >= 10000",
+        "Deployment/api-blue container api: runAsUser is 1000, not >= 10000",
       ]);
       const host = broken(docs(), (d) => {
         pod(d).hostNetwork = true;
         testPod(d).containers[0].securityContext.privileged = true;
       });
       expect(checkPodIsolation(host)).toEqual([
-        "Deployment/api: hostNetwork is true",
-        "Pod/api-test-readyz container readyz: privileged is true",
+        "Deployment/api-blue: hostNetwork is true",
+        "Pod/api-blue-test-readyz container readyz: privileged is true",
       ]);
       const hostPath = broken(docs(), (d) => {
         pod(d).volumes.push({ name: "node", hostPath: { path: "/" } });
         api(d).ports[0].hostPort = 8080;
       });
       expect(checkPodIsolation(hostPath)).toEqual([
-        "Deployment/api: volume node is of type hostPath",
-        "Deployment/api container api: hostPort 8080 is set",
+        "Deployment/api-blue: volume node is of type hostPath",
+        "Deployment/api-blue container api: hostPort 8080 is set",
       ]);
     });
 
     it("23", () => {
       expect(checkServiceAccount(viaValues.defaultNamespace)).toContain(
-        "Deployment/api: namespace is default",
+        "Deployment/api-blue: namespace is default",
       );
       const token = broken(
         docs(),
         (d) => (ofKind(d, "ServiceAccount").automountServiceAccountToken = true),
       );
       expect(checkServiceAccount(token)).toEqual([
-        "ServiceAccount/api: automountServiceAccountToken is not false",
+        "ServiceAccount/api-blue: automountServiceAccountToken is not false",
       ]);
       const defaultAccount = broken(docs(), (d) => (pod(d).serviceAccountName = "default"));
       expect(checkServiceAccount(defaultAccount)).toEqual([
-        "Deployment/api: runs as ServiceAccount default",
+        "Deployment/api-blue: runs as ServiceAccount default",
       ]);
       const mounted = broken(docs(), (d) => (pod(d).automountServiceAccountToken = true));
       expect(checkServiceAccount(mounted)).toEqual([
-        "Deployment/api: automountServiceAccountToken is not false",
+        "Deployment/api-blue: automountServiceAccountToken is not false",
       ]);
     });
 
     it("24", () => {
       const noLimit = broken(docs(), (d) => delete api(d).resources.limits.memory);
       expect(checkResourcesAndImage(noLimit)).toEqual([
-        "Deployment/api container api: resources.limits.memory is missing",
+        "Deployment/api-blue container api: resources.limits.memory is missing",
       ]);
       const noRequest = broken(
         docs(),
         (d) => delete testPod(d).containers[0].resources.requests.cpu,
       );
       expect(checkResourcesAndImage(noRequest)).toEqual([
-        "Pod/api-test-readyz container readyz: resources.requests.cpu is missing",
+        "Pod/api-blue-test-readyz container readyz: resources.requests.cpu is missing",
       ]);
       const latest = broken(
         docs(),
@@ -226,7 +227,7 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
       );
       expect(checkResourcesAndImage(latest)).toEqual([
         expect.stringMatching(
-          /^Deployment\/api container api: image .*:latest uses the mutable tag latest$/,
+          /^Deployment\/api-blue container api: image .*:latest uses the mutable tag latest$/,
         ),
       ]);
       const untagged = broken(docs(), (d) => (api(d).image = api(d).image.replace(/:[^:/]+$/, "")));
@@ -237,14 +238,14 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
 
     it("25", () => {
       expect(checkNetworkPolicy(viaValues.noNetworkPolicy)).toEqual([
-        "Deployment/api: no NetworkPolicy selects its pods",
+        "Deployment/api-blue: no NetworkPolicy selects its pods",
       ]);
       const anyPort = broken(docs(), (d) => {
         const spec = ofKind(d, "NetworkPolicy").spec as { ingress: { ports?: unknown }[] };
         delete spec.ingress[0].ports;
       });
       expect(checkNetworkPolicy(anyPort)).toEqual([
-        "NetworkPolicy/api: ingress[0] admits every port",
+        "NetworkPolicy/api-blue: ingress[0] admits every port",
       ]);
       const otherPort = broken(docs(), (d) => {
         const spec = ofKind(d, "NetworkPolicy").spec as {
@@ -253,43 +254,43 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
         spec.ingress[0].ports.push({ port: 22 });
       });
       expect(checkNetworkPolicy(otherPort)).toEqual([
-        "NetworkPolicy/api: ingress[0] admits port 22, not the service port",
+        "NetworkPolicy/api-blue: ingress[0] admits port 22, not the service port",
       ]);
       const egressOnly = broken(docs(), (d) => {
         (ofKind(d, "NetworkPolicy").spec as { policyTypes: string[] }).policyTypes = ["Egress"];
       });
       expect(checkNetworkPolicy(egressOnly)).toEqual([
-        "NetworkPolicy/api: policyTypes does not include Ingress",
+        "NetworkPolicy/api-blue: policyTypes does not include Ingress",
       ]);
     });
 
     it("26", () => {
       const same = broken(docs(), (d) => (api(d).readinessProbe.httpGet.path = "/healthz"));
       expect(checkProbes(same)).toEqual([
-        "Deployment/api container api: liveness and readiness probe the same endpoint (/healthz)",
+        "Deployment/api-blue container api: liveness and readiness probe the same endpoint (/healthz)",
       ]);
       const none = broken(docs(), (d) => delete api(d).livenessProbe);
-      expect(checkProbes(none)).toEqual(["Deployment/api container api: no livenessProbe"]);
+      expect(checkProbes(none)).toEqual(["Deployment/api-blue container api: no livenessProbe"]);
     });
 
     it("27", () => {
       expect(checkRollout(viaValues.oneReplica, { minReplicas: 2 })).toEqual([
-        "Deployment/api: runs 1 replica(s) at least, fewer than 2",
+        "Deployment/api-blue: runs 1 replica(s) at least, fewer than 2",
       ]);
       expect(checkRollout(viaValues.oneReplicaFloor, { minReplicas: 2 })).toEqual([
-        "Deployment/api: runs 1 replica(s) at least, fewer than 2",
+        "Deployment/api-blue: runs 1 replica(s) at least, fewer than 2",
       ]);
       expect(checkRollout(viaValues.noBudget)).toEqual([
-        "Deployment/api: no PodDisruptionBudget selects its pods",
+        "Deployment/api-blue: no PodDisruptionBudget selects its pods",
       ]);
       expect(checkRollout(viaValues.noSpread)).toEqual([
-        "Deployment/api: no topology spread across zones or nodes",
+        "Deployment/api-blue: no topology spread across zones or nodes",
       ]);
       const surge = broken(
         docs(),
         (d) => (deployment(d).spec.strategy.rollingUpdate.maxUnavailable = 1),
       );
-      expect(checkRollout(surge)).toEqual(["Deployment/api: maxUnavailable is 1, not 0"]);
+      expect(checkRollout(surge)).toEqual(["Deployment/api-blue: maxUnavailable is 1, not 0"]);
     });
 
     it("28", () => {
@@ -298,18 +299,18 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
         (d) => (api(d).lifecycle.preStop.sleep.seconds = pod(d).terminationGracePeriodSeconds),
       );
       expect(checkPreStop(tooLong)).toEqual([
-        "Deployment/api container api: preStop sleep 40s is not shorter than the grace period 40s",
-        "Deployment/api container api: SHUTDOWN_DELAY_MS is 10000, not 40000",
+        "Deployment/api-blue container api: preStop sleep 40s is not shorter than the grace period 40s",
+        "Deployment/api-blue container api: SHUTDOWN_DELAY_MS is 10000, not 40000",
       ]);
       const unmatched = broken(docs(), (d) => {
         const delay = api(d).env.find((e) => e.name === "SHUTDOWN_DELAY_MS");
         if (delay) delay.value = "1000";
       });
       expect(checkPreStop(unmatched)).toEqual([
-        "Deployment/api container api: SHUTDOWN_DELAY_MS is 1000, not 10000",
+        "Deployment/api-blue container api: SHUTDOWN_DELAY_MS is 1000, not 10000",
       ]);
       const none = broken(docs(), (d) => delete (api(d) as Partial<MutableContainer>).lifecycle);
-      expect(checkPreStop(none)).toEqual(["Deployment/api container api: no preStop sleep"]);
+      expect(checkPreStop(none)).toEqual(["Deployment/api-blue container api: no preStop sleep"]);
     });
   });
 });

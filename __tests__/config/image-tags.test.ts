@@ -5,12 +5,21 @@
 import { describe, expect, it } from "vitest";
 import { CONFIG_ENV_VARS, ConfigError, ENVIRONMENTS, loadConfig } from "../../config";
 import { settings as committed } from "../../config/settings";
+import type { ApiSettings } from "../../config/types";
 import { settingsCopy } from "../helpers/synth";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
+/** The tag an environment's override deploys: its image tag, or with blue/green the idle colour's. */
+const deployed = (api: ApiSettings): string | undefined => {
+  const bg = api.strategy === "blue-green" ? api.blueGreen : undefined;
+  return bg ? bg.tags[bg.activeColour === "blue" ? "green" : "blue"] : api.imageTag;
+};
 const tags = (env: Record<string, string>, settings = committed) => {
   const config = loadConfig(env, settings);
-  return { dev: config.environments.dev.api.imageTag, prod: config.environments.prod.api.imageTag };
+  return {
+    dev: deployed(config.environments.dev.api),
+    prod: deployed(config.environments.prod.api),
+  };
 };
 const issuesFor = (env: Record<string, string>, settings = committed) => {
   try {

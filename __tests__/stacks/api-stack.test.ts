@@ -26,13 +26,18 @@ const REMOTE = "data.terraform_remote_state.cross-stack-reference-input-shared.o
 describe.each(ENVIRONMENTS)("%s stack", (env) => {
   const json = synthesized(env);
   const cfg = settings.environments[env];
-  const release = only(json, "helm_release");
+  // With blue/green the serving release is the active colour's; __tests__/blue-green/ covers the rest.
+  const blueGreen = cfg.api.strategy === "blue-green" ? cfg.api.blueGreen : undefined;
+  const releaseName = blueGreen ? `api-${blueGreen.activeColour}` : "api";
+  const release = only(json, "helm_release", (r) => r.name === releaseName);
   const namespace = only(json, "kubernetes_namespace_v1");
   const values = JSON.parse((release.values as string[])[0]) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
   it("keeps state under its own key and has the release's resources", () => {
     expect(json.terraform.backend?.s3).toMatchObject({ key: `${env}/terraform.tfstate` });
-    expect(resourceCount(json)).toBe(8);
+    // Namespace, quota, limits, four RBAC objects and the release; blue/green: two colour
+    // releases and the stable Service.
+    expect(resourceCount(json)).toBe(blueGreen ? 10 : 8);
   });
 
   it("authenticates both providers with aws eks get-token, not a stored token", () => {
@@ -92,7 +97,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
   it("installs the chart as a relative asset: atomic, waits, cleans up, bounded", () => {
     expect(json).toHaveResourceWithProperties(Release, {
-      name: "api",
+      name: releaseName,
       namespace: ref(namespace, "metadata[0].name"),
       atomic: true,
       wait: true,
@@ -120,17 +125,22 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       app: {
         env,
         version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-        gitSha: "",
+        // A colour reports the commit baked into its image.
+        ...(!blueGreen && { gitSha: "" }),
         logLevel: cfg.api.logLevel,
       },
-      service: {
-        type: cfg.api.service.type,
-        loadBalancer: {
-          scheme: cfg.api.service.scheme,
-          sourceRanges: cfg.api.service.sourceRanges,
-        },
-      },
+      // A colour serves through the stack's stable Service, its own stays in the cluster.
+      service: blueGreen
+        ? { type: "ClusterIP" }
+        : {
+            type: cfg.api.service.type,
+            loadBalancer: {
+              scheme: cfg.api.service.scheme,
+              sourceRanges: cfg.api.service.sourceRanges,
+            },
+          },
       nodeSelector: { "workload-env": env },
+      ...(blueGreen && { colour: blueGreen.activeColour }),
     });
     expect(values.image.repository).toMatch(/repository_url\}$/);
   });
@@ -173,9 +183,14 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   });
 
   it("outputs the service URL from the load balancer of the release's Service", () => {
-    const service = one(dataSources(json, "kubernetes_service_v1"));
+    const service = blueGreen
+      ? only(json, "kubernetes_service_v1")
+      : one(dataSources(json, "kubernetes_service_v1"));
     expect(service).toMatchObject({
-      metadata: { name: "api", namespace: ref(namespace, "metadata[0].name") },
+      metadata: {
+        name: blueGreen ? "api-live" : "api",
+        namespace: ref(namespace, "metadata[0].name"),
+      },
       depends_on: [release.address],
     });
     expect(json.output?.service_url.value).toBe(
@@ -186,11 +201,18 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 });
 
 it("dev and prod differ only where their configuration does", () => {
-  const [dev, prod] = ENVIRONMENTS.map((e) => only(synthesized(e), "helm_release"));
-  expect(dev.timeout).toBe(settings.environments.dev.api.helmTimeoutSeconds);
-  expect(prod.timeout).toBe(settings.environments.prod.api.helmTimeoutSeconds);
+  const [dev, prod] = ENVIRONMENTS.map((e) => resources(synthesized(e), "helm_release"));
+  expect(dev.map((r) => r.timeout)).toEqual([settings.environments.dev.api.helmTimeoutSeconds]);
+  expect(prod.map((r) => r.timeout)).toEqual(
+    prod.map(() => settings.environments.prod.api.helmTimeoutSeconds),
+  );
+  // prod's blue/green adds the stable Service (dev's Service belongs to its chart release).
+  const strategyTypes = (e: (typeof ENVIRONMENTS)[number]) =>
+    settings.environments[e].api.strategy === "blue-green" ? ["kubernetes_service_v1"] : [];
   expect(Object.keys(synthesized("dev").resource!).sort()).toEqual(
-    Object.keys(synthesized("prod").resource!).sort(),
+    Object.keys(synthesized("prod").resource!)
+      .filter((t) => !strategyTypes("prod").includes(t))
+      .sort(),
   );
   expect(resources(synthesized("prod"), "kubernetes_namespace_v1")[0].metadata).toMatchObject({
     name: "api-prod",

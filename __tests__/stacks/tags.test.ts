@@ -9,8 +9,16 @@ import { configFrom, synthStacks, type StackJson } from "../helpers/synth";
 import { one, only, synthesized } from "./stack-helpers";
 
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
+/** The values of the serving release: the one release, or with blue/green the active colour's. */
 const valuesOf = (json: StackJson) =>
-  JSON.parse((only(json, "helm_release").values as string[])[0]) as {
+  JSON.parse(
+    (
+      only(json, "helm_release", (r) => {
+        const active = json.output?.active_colour?.value;
+        return active === undefined || r.name === `api-${String(active)}`;
+      }).values as string[]
+    )[0],
+  ) as {
     image: { tag: string };
     app: { gitSha: string };
   };
