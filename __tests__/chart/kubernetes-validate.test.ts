@@ -18,7 +18,7 @@ describe("kubernetes-validate --strict at the cluster's version", () => {
     ]);
     rendered.set("dev", dev).set("prod", prod).set("full", full).set("off", off);
     // Broken objects are validated alone: kubernetes-validate's cost is per object.
-    const typo = structuredClone(prod.filter((d) => d.kind === "Deployment"));
+    const typo = structuredClone(dev.filter((d) => d.kind === "Deployment"));
     const deployment = typo[0] as unknown as {
       spec: { template: { spec: { containers: Record<string, unknown>[] } } };
     };
