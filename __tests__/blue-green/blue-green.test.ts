@@ -394,6 +394,15 @@ describe("delivery steps from the stack's outputs", () => {
     ]);
   });
 
+  it("current: what runs now, so a plan compares the state with itself", () => {
+    const switched = { active: "green" as const, tags: { blue: OLD, green: NEW } };
+    expect(colourStep("prod", switched, { action: "current" })).toEqual([
+      ["ACTIVE_COLOUR_PROD", "green"],
+      ["IMAGE_TAG_PROD_BLUE", OLD],
+      ["IMAGE_TAG_PROD_GREEN", NEW],
+    ]);
+  });
+
   it("the steps' variables synthesize what they say", () => {
     const env = Object.fromEntries(colourStep("prod", state, { action: "deploy", tag: NEW }));
     const { prod } = synth(env);

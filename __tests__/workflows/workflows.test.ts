@@ -429,6 +429,26 @@ describe("blue/green in release and rollback", () => {
     expect(runText(release)).toContain("delivery -- strategy --env prod");
   });
 
+  it.each(["plan.yml", "drift.yml"])(
+    "%s: plans a blue/green prod with the colours from the state, before planning",
+    (file) => {
+      const planJob = jobs(byName(file).data).find(([, j]) =>
+        steps(j).some((s) => String(s.run ?? "").includes("npm run plan:stacks")),
+      )![1];
+      const runs = steps(planJob).map((s) => String(s.run ?? ""));
+      const colours = runs.findIndex((r) => r.includes("--step current"));
+      const plan = runs.findIndex((r) => r.includes("npm run plan:stacks"));
+      expect(colours).toBeGreaterThan(-1);
+      expect(colours).toBeLessThan(plan);
+      expect(runs[colours]).toContain('tee -a "$GITHUB_ENV"');
+      const role = steps(planJob).findIndex((s) =>
+        String(s.uses ?? "").startsWith("aws-actions/configure-aws-credentials@"),
+      );
+      expect(role).toBeGreaterThan(-1);
+      expect(role).toBeLessThan(colours);
+    },
+  );
+
   it("rollback: by hand, in environment prod with the prod role, queued with releases", () => {
     const wf = byName("rollback.yml").data;
     expect(triggers(wf)).toEqual({ workflow_dispatch: null });

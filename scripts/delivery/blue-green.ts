@@ -5,7 +5,8 @@
  *
  * - `deploy`: the new tag into the idle colour, the active colour and its tag unchanged;
  * - `switch`: the idle colour becomes active, both tags unchanged (after its `helm test` passed);
- * - `rollback`: the same flip back to the previous colour, no rebuild and no re-install.
+ * - `rollback`: the same flip back to the previous colour, no rebuild and no re-install;
+ * - `current`: what runs now, so a plan or a drift check compares the state with itself.
  */
 import { OCI_TAG } from "../../config/rules";
 import { CONFIG_ENV_VARS } from "../../config/load";
@@ -27,6 +28,7 @@ export interface ColourState {
 /** A blue/green step. */
 export type ColourStep =
   | { readonly action: "deploy"; readonly tag: string }
+  | { readonly action: "current" }
   | { readonly action: "switch" | "rollback"; readonly to?: Colour };
 
 /** The committed configuration's colours of a blue/green environment, or undefined when it is rolling. */
@@ -106,7 +108,7 @@ export function colourStep(
       throw new UsageError(`--tag must be an image tag such as release-1.2.3, got "${step.tag}".`);
     }
     tags[idle] = step.tag;
-  } else {
+  } else if (step.action !== "current") {
     const to = step.to ?? idle;
     if (to === state.active) {
       throw new DeliveryError(

@@ -41,6 +41,7 @@ const USAGE = `usage: npm run delivery -- <command> [options]
   stack-output  --file <outputs.json> --stack <stack> --name <output>
   blue-green    --env <env> --outputs <outputs.json> --step deploy --tag <tag>
                 --env <env> --outputs <outputs.json> --step switch
+                --env <env> --outputs <outputs.json> --step current   (what runs now, for plans)
                 ACTIVE_COLOUR_<ENV>, IMAGE_TAG_<ENV>_<COLOUR> and BLUE_GREEN_RELEASE for cdktf deploy
   strategy      --env <env>            rolling or blue-green, from the committed configuration
   rollback      --env <env> --outputs <outputs.json> [--to blue|green]   flip the active colour back
@@ -128,7 +129,9 @@ const commands: Record<
       out("IMAGE_TAG_DEV", devImageTag(str(o, "head")));
       const tags = git(["tag", "--list", "release-*"]).split("\n").filter(Boolean);
       const latest = latestReleaseTag(tags);
-      if (latest) out("IMAGE_TAG_PROD", latest);
+      if (loadConfig({}).environments.prod.api.strategy === "blue-green")
+        log("prod is blue/green: its tags come from the state (blue-green --step current)");
+      else if (latest) out("IMAGE_TAG_PROD", latest);
       else log("no release-* tag yet: IMAGE_TAG_PROD keeps the committed default");
     },
   },
@@ -219,20 +222,26 @@ const commands: Record<
     run(o) {
       const env = environmentName(str(o, "env"));
       const step = str(o, "step");
-      if (step !== "deploy" && step !== "switch") {
-        throw new UsageError(`--step must be deploy or switch, got "${step}".\n\n${USAGE}`);
+      if (step !== "deploy" && step !== "switch" && step !== "current") {
+        throw new UsageError(
+          `--step must be deploy, switch or current, got "${step}".\n\n${USAGE}`,
+        );
       }
-      // Only the first deploy starts from the committed colours; later ones from the state.
-      const committed = step === "deploy" ? committedColours(loadConfig({}), env) : undefined;
+      // Only a first deploy (or a plan before it) starts from the committed colours.
+      const committed = step !== "switch" ? committedColours(loadConfig({}), env) : undefined;
       const state = colourState(readOutputs(str(o, "outputs")), env, committed);
       const assignments = colourStep(
         env,
         state,
-        step === "deploy" ? { action: "deploy", tag: str(o, "tag") } : { action: "switch" },
+        step === "deploy"
+          ? { action: "deploy", tag: str(o, "tag") }
+          : step === "switch"
+            ? { action: "switch" }
+            : { action: "current" },
       );
       for (const [key, value] of assignments) out(key, value);
       const idle = state.active === "blue" ? "green" : "blue";
-      out("BLUE_GREEN_RELEASE", `api-${idle}`);
+      if (step !== "current") out("BLUE_GREEN_RELEASE", `api-${idle}`);
     },
   },
   strategy: {
