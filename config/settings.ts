@@ -3,7 +3,8 @@ import type { PlatformSettings } from "./types";
 /**
  * The committed configuration. Change these values for your account; every field is documented in
  * `config/types.ts` and in the README's configuration reference. `IMAGE_TAG_DEV` and `IMAGE_TAG_PROD`
- * override the image tags at synth time; nothing else is read from the environment.
+ * override the image tags at synth time, and for a blue/green environment `ACTIVE_COLOUR_<ENV>` and
+ * `IMAGE_TAG_<ENV>_<COLOUR>` its colours (`CONFIG_ENV_VARS` in `config/load.ts` lists them all).
  */
 export const settings: PlatformSettings = {
   shared: {
