@@ -75,7 +75,7 @@ function resolveReferences(shared: StackJson, raw: string): string {
 }
 
 /** `${kubernetes_namespace_v1.X.metadata[0].name}` -> that namespace's name in the same stack. */
-function resolveNamespace(stack: StackJson, namespace: string): string {
+export function resolveNamespace(stack: StackJson, namespace: string): string {
   const match = /^\$\{kubernetes_namespace_v1\.([\w-]+)\.metadata\[0\]\.name\}$/.exec(namespace);
   if (!match) return namespace;
   const resource = stack.resource?.kubernetes_namespace_v1?.[match[1]] as

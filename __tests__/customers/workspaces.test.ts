@@ -13,6 +13,12 @@ import type { CustomerConfig, EnvironmentName, PlatformSettings } from "../../co
 import { ApiRelease } from "../../constructs/api-release";
 import { subnetLayout } from "../../constructs/network";
 import { customerOf } from "../../scripts/delivery/plan-report";
+import {
+  clusterVersion,
+  helmReleases,
+  resolveNamespace,
+  type StackRelease,
+} from "../chart/environments";
 import { checkNetworkPolicy } from "../chart/invariants";
 import { invariants } from "../stacks/invariant-checks";
 import { checkov, readSkipFile, unaccepted } from "../helpers/checkov";
@@ -71,14 +77,6 @@ beforeAll(() => {
   three = synthStacks(configFrom(withCustomers([INITECH, ACME, GLOBEX])));
 });
 
-/** The metadata name of a namespace-scoped resource's namespace reference, resolved. */
-function namespaceOf(stack: StackJson, reference: string): string {
-  const match = /^\$\{kubernetes_namespace_v1\.([\w-]+)\.metadata\[0\]\.name\}$/.exec(reference);
-  if (!match) return reference;
-  const ns = stack.resource?.kubernetes_namespace_v1?.[match[1]] as { metadata: { name: string } };
-  return ns.metadata.name;
-}
-
 interface Release extends Block {
   name: string;
   namespace: string;
@@ -86,32 +84,22 @@ interface Release extends Block {
   values: string[];
 }
 
-/** The helm_release installed into `namespace`. */
-function releaseIn(stack: StackJson, namespace: string): Release {
-  return only(
-    stack,
-    "helm_release",
-    (b) => namespaceOf(stack, b.namespace as string) === namespace,
-  ) as Release;
-}
-
-/** The release's values as the stack passes them, the registry reference made concrete. */
-function releaseValues(release: Release): Record<string, unknown> {
-  const raw = release.values[0].replace(/\$\{([^}]*)\}/g, (reference, inner: string) => {
-    if (
-      /^data\.terraform_remote_state\.[\w-]+\.outputs\.[\w-]*ecr[\w-]*repository_url$/.test(inner)
-    )
-      return "111122223333.dkr.ecr.eu-west-1.amazonaws.com/api-platform/api";
-    throw new Error(`unexpected Terraform reference in the chart values: ${reference}`);
-  });
-  return JSON.parse(raw) as Record<string, unknown>;
+/** The helm_release installed into `namespace`, as the stack passes it (references resolved). */
+function releaseIn(stacks: Stacks, env: EnvironmentName, namespace: string): StackRelease {
+  const found = helmReleases(stacks[env], stacks.shared, "").filter(
+    (r) => r.options.namespace === namespace,
+  );
+  if (found.length !== 1) {
+    throw new Error(`expected one helm_release in ${namespace}, found ${found.length}`);
+  }
+  return found[0];
 }
 
 function quotaIn(stack: StackJson, namespace: string): Record<string, string> {
   const quota = only(
     stack,
     "kubernetes_resource_quota_v1",
-    (b) => namespaceOf(stack, (b.metadata as { namespace: string }).namespace) === namespace,
+    (b) => resolveNamespace(stack, (b.metadata as { namespace: string }).namespace) === namespace,
   ) as unknown as { spec: { hard: Record<string, string> } };
   return quota.spec.hard;
 }
@@ -132,7 +120,7 @@ describe("two customers next to the environment's own release", () => {
     expect(labels("api-dev-acme").labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
 
     const releases = resources(dev, "helm_release") as Release[];
-    expect(releases.map((r) => namespaceOf(dev, r.namespace)).sort()).toEqual([
+    expect(releases.map((r) => resolveNamespace(dev, r.namespace)).sort()).toEqual([
       "api-dev",
       "api-dev-acme",
       "api-dev-globex",
@@ -140,7 +128,9 @@ describe("two customers next to the environment's own release", () => {
     expect(new Set(releases.map((r) => r.address)).size).toBe(3);
     // The same chart asset and the same image tag as the environment.
     expect(new Set(releases.map((r) => r.chart)).size).toBe(1);
-    const tags = releases.map((r) => (releaseValues(r).image as { tag: string }).tag);
+    const tags = helmReleases(dev, two.shared, "").map(
+      (r) => (r.values.image as { tag: string }).tag,
+    );
     expect(new Set(tags)).toEqual(new Set([configFrom().environments.dev.api.imageTag]));
 
     // Quotas sized from each one's settings: acme runs 3 replicas under the same autoscaler
@@ -161,9 +151,9 @@ describe("two customers next to the environment's own release", () => {
   });
 
   it("puts each override in its own customer's release only", () => {
-    const acme = releaseValues(releaseIn(two.dev, "api-dev-acme"));
-    const globex = releaseValues(releaseIn(two.dev, "api-dev-globex"));
-    const base = releaseValues(releaseIn(two.dev, "api-dev"));
+    const acme = releaseIn(two, "dev", "api-dev-acme").values;
+    const globex = releaseIn(two, "dev", "api-dev-globex").values;
+    const base = releaseIn(two, "dev", "api-dev").values;
     expect(acme.replicaCount).toBe(3);
     expect((acme.app as { message: string }).message).toBe("Hello, Acme");
     expect((acme.service as { annotations: Record<string, string> }).annotations).toEqual({
@@ -176,10 +166,10 @@ describe("two customers next to the environment's own release", () => {
     expect((acme.autoscaling as { maxReplicas: number }).maxReplicas).toBe(4);
     // The environment's own release is exactly what it is without customers.
     const committed = only(synthesized("dev"), "helm_release") as Release;
-    expect(releaseIn(two.dev, "api-dev").values).toEqual(committed.values);
+    expect([releaseIn(two, "dev", "api-dev").rawValues]).toEqual(committed.values);
     expect(base.networkPolicy).toBeUndefined();
     // prod's override stays in prod.
-    const prodAcme = releaseValues(releaseIn(two.prod, "api-prod-acme"));
+    const prodAcme = releaseIn(two, "prod", "api-prod-acme").values;
     expect((prodAcme.resources as { limits: { memory: string } }).limits.memory).toBe("1Gi");
     expect((acme.resources as { limits: { memory: string } }).limits.memory).toBe("256Mi");
   });
@@ -275,13 +265,13 @@ describe("network isolation, on the manifests helm renders with the values the s
   });
 
   beforeAll(async () => {
-    kubeVersion = `${(only(two.shared, "aws_eks_cluster") as unknown as { version: string }).version}.0`;
+    kubeVersion = clusterVersion(two.shared);
     await Promise.all(
       workspaces.map(async ([env, namespace]) => {
-        const release = releaseIn(two[env], namespace);
-        const docs = await helmTemplate(apiChartDir, releaseValues(release), {
+        const release = releaseIn(two, env, namespace);
+        const docs = await helmTemplate(apiChartDir, release.values, {
           namespace,
-          releaseName: release.name,
+          releaseName: release.options.releaseName,
           kubeVersion,
         });
         rendered.set(namespace, docs);
