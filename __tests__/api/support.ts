@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { resolve } from "node:path";
 import pino from "pino";
 import { buildApp } from "../../api/src/app";
@@ -60,17 +60,7 @@ export function startApi(port: number, env: NodeJS.ProcessEnv = {}, cwd = API_DI
   return { child, port, output: () => out, exited };
 }
 
-/** A port that was free a moment ago: the kernel picks it, and it is released at once. */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.on("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
+export { freePort } from "../../scripts/free-port";
 
 /** Answer to a plain HTTP request. */
 export interface HttpAnswer {

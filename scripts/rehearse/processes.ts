@@ -4,7 +4,6 @@
  * clean-up step is released on each exit path: success, failure, SIGINT and SIGTERM.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { createServer } from "node:net";
 
 /** Something that can be stopped: a process group, a temporary folder. */
 export type Cleanup = () => Promise<void> | void;
@@ -115,19 +114,7 @@ export function onSignals(
   };
 }
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
+export { freePort } from "../free-port";
 
 /** The result of a finished command. */
 export interface RunResult {

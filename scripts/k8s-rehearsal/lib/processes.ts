@@ -4,7 +4,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, rmSync } from "node:fs";
-import { createServer } from "node:net";
 
 /** A failure the user can act on; printed without a stack trace. */
 export class RehearsalError extends Error {
@@ -82,19 +81,7 @@ export function removeOnExit(dir: string): void {
   onCleanup(`folder ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
 }
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; a short race with other processes remains). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
+export { freePort } from "../../free-port";
 
 /** A long-running process whose output goes to a log file. */
 export interface Service {
