@@ -21,6 +21,7 @@ import { freePort } from "../scripts/free-port";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { median } from "./median";
 
 const ROOT = resolve(__dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -50,12 +51,6 @@ interface Run {
 
 const logDir = mkdtempSync(join(tmpdir(), "bench-api-"));
 const logFile = join(logDir, "api.log");
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function status(port: number, path: string): Promise<number> {
   return new Promise((done) => {
