@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { Agent, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { BODY_LIMIT_BYTES, SECURITY_HEADERS, buildApp } from "../../api/src/app";
 import { Lifecycle } from "../../api/src/lifecycle";
@@ -10,6 +12,26 @@ const opened: FastifyInstance[] = [];
 function track<T extends { app: FastifyInstance }>(built: T): T {
   opened.push(built.app);
   return built;
+}
+
+/** GET / through `agent`, with the response's Connection header and whether the socket was reused. */
+function get(agent: Agent, port: number) {
+  return new Promise<{ status: number; connection: string | undefined; socketReused: boolean }>(
+    (done, fail) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+        res.resume();
+        res.on("end", () =>
+          done({
+            status: res.statusCode ?? 0,
+            connection: res.headers.connection,
+            socketReused: req.reusedSocket,
+          }),
+        );
+      });
+      req.on("error", fail);
+      req.end();
+    },
+  );
 }
 
 afterEach(async () => {
@@ -149,14 +171,24 @@ describe("headers", () => {
     expect(a.headers["x-request-id"]).not.toBe(b.headers["x-request-id"]);
   });
 
-  it("marks responses with Connection: close once the app is closing", async () => {
+  it("ends keep-alive connections with Connection: close once the app is closing", async () => {
     const { app, lifecycle } = track(testApp());
-    const open = await app.inject({ method: "GET", url: "/" });
-    expect(open.headers["connection"]).not.toBe("close");
-    lifecycle.markClosing();
-    const closing = await app.inject({ method: "GET", url: "/" });
-    expect(closing.statusCode).toBe(200);
-    expect(closing.headers["connection"]).toBe("close");
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const open = await get(agent, port);
+      expect(open.status).toBe(200);
+      expect(open.connection).toBe("keep-alive");
+      // A request in flight when close() begins: the server is still listening.
+      lifecycle.markClosing();
+      const closing = await get(agent, port);
+      expect(closing.status).toBe(200);
+      expect(closing.connection).toBe("close");
+      expect(closing.socketReused).toBe(true);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
@@ -179,7 +211,8 @@ describe("access log", () => {
         url: "/?a=1",
         route: "/",
         statusCode: 200,
-        level: 30,
+        level: "info",
+        service: "api",
       }),
       expect.objectContaining({ method: "GET", url: "/nope", statusCode: 404 }),
       expect.objectContaining({ method: "POST", url: "/", statusCode: 400 }),
@@ -334,8 +367,30 @@ describe("errors", () => {
       message: "Internal Server Error",
     });
     expect(res.body).not.toContain("hunter2");
-    expect(
-      logs.some((l) => l.msg === "request failed" && JSON.stringify(l).includes("hunter2")),
-    ).toBe(true);
+    const failed = logs.filter((l) => l.msg === "request failed");
+    expect(failed).toEqual([
+      expect.objectContaining({
+        level: "error",
+        reqId: res.headers["x-request-id"],
+        err: expect.objectContaining({ message: "database password is hunter2" }),
+      }),
+    ]);
+  });
+
+  it("request.log is bound to the request id, with the level and children of the app logger", async () => {
+    const { app, logs } = track(testApp());
+    app.get("/chatty", async (request) => {
+      request.log.debug("hidden at info");
+      request.log.info({ step: 1 }, "working");
+      request.log.child({ part: "inner" }).warn("careful");
+      return { level: request.log.level };
+    });
+    const res = await app.inject({ method: "GET", url: "/chatty" });
+    const reqId = res.headers["x-request-id"];
+    expect(res.json()).toEqual({ level: "info" });
+    expect(logs.filter((l) => l.msg !== "request completed")).toEqual([
+      expect.objectContaining({ level: "info", reqId, step: 1, msg: "working", service: "api" }),
+      expect.objectContaining({ level: "warn", reqId, part: "inner", msg: "careful" }),
+    ]);
   });
 });

@@ -77,7 +77,9 @@ describe("api/Dockerfile", () => {
     for (const copy of only(runtimeSteps, "COPY"))
       expect(copy.flags.chown, copy.text).toBeUndefined();
     // npm would write its cache and logs under HOME; node itself writes nothing.
-    expect(only(runtimeSteps, "CMD").map((s) => s.text)).toEqual(['["node", "dist/server.js"]']);
+    expect(only(runtimeSteps, "CMD").map((s) => s.text)).toEqual([
+      '["node", "--max-semi-space-size=4", "dist/server.js"]',
+    ]);
     expect(only(runtimeSteps, "ENTRYPOINT")).toEqual([]);
     expect(
       only(runtimeSteps, "RUN")

@@ -199,6 +199,7 @@ describe.concurrent("node api/dist/server.js", () => {
     const delayMs = 2_500;
     const timeoutMs = 8_000;
     const api = start(port, {
+      LOG_LEVEL: "info",
       SHUTDOWN_DELAY_MS: String(delayMs),
       SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
     });
@@ -250,6 +251,12 @@ describe.concurrent("node api/dist/server.js", () => {
     expect(code).toBe(0);
     expect(exitedAfter).toBeGreaterThanOrEqual(delayMs);
     expect(exitedAfter).toBeLessThan(timeoutMs);
+    // Buffered log lines are all written by the time the process has exited: an access line for
+    // every request answered (plus the readiness checks), and the last line of the shutdown.
+    const lines = api.output().trim().split("\n");
+    const answered = lines.filter((l) => l.includes('"url":"/"') && l.includes('"statusCode":200'));
+    expect(answered).toHaveLength(outcomes.length);
+    expect(lines.at(-1)).toContain('"msg":"shutdown complete"');
   });
 
   it("exits 1 when draining outlasts SHUTDOWN_TIMEOUT_MS", async ({ expect }) => {

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { resolve } from "node:path";
-import pino from "pino";
 import { buildApp } from "../../api/src/app";
 import { loadConfig, type Config } from "../../api/src/config";
 import { Lifecycle } from "../../api/src/lifecycle";
+import { createLogging } from "../../api/src/logger";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 export const API_DIR = resolve(REPO_ROOT, "api");
@@ -25,13 +25,12 @@ export type LogLine = Record<string, unknown>;
 /** An app whose readiness passes, with its log lines collected in memory. */
 export function testApp(env: NodeJS.ProcessEnv = {}) {
   const logs: LogLine[] = [];
-  const logger = pino(
-    { level: "info" },
-    { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) },
-  );
+  const { logger, accessLog } = createLogging("info", {
+    write: (line: string) => void logs.push(JSON.parse(line) as LogLine),
+  });
   const lifecycle = new Lifecycle();
   lifecycle.markServing();
-  const app = buildApp({ config: testConfig(env), lifecycle, logger });
+  const app = buildApp({ config: testConfig(env), lifecycle, logger, accessLog });
   return { app, logs, lifecycle };
 }
 

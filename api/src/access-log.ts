@@ -1,10 +1,40 @@
 import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import { isoTime } from "./logger";
+
+/** Where access lines go: the app logger's own stream, with the fields its lines carry. */
+export interface AccessLogTarget {
+  /** The logger's destination; each call gets one whole line. */
+  readonly stream: { write(line: string): unknown };
+  /** Fields every line of the logger carries (pino's `base`). */
+  readonly base: Readonly<Record<string, string>>;
+  /** False when the logger's level is above `info`: then no access lines are written. */
+  readonly enabled: boolean;
+}
 
 /**
  * One access line per request, written when the response is finished, in place of fastify's
- * two lines (incoming and completed). The request id is bound to `request.log` as `reqId`.
+ * two lines (incoming and completed):
+ *
+ *   {"level":"info","time":"…","service":"api","reqId":"…","method":"GET","url":"/",
+ *    "route":"/","statusCode":200,"durationMs":0.412,"msg":"request completed"}
+ *
+ * The line is the same JSON the app logger writes (see `createLogger`), formatted here directly:
+ * at one line per request, going through the logger cost more than a microsecond a request
+ * (a child logger per request, then the generic serializer), a twentieth of the request's cost.
+ * Every value a client controls is escaped by `JSON.stringify`. A response that failed (the
+ * socket broke before it finished) is logged through the request's logger at `error`.
  */
 export class AccessLog extends LogController {
+  /** `,"service":"api"`: the base fields, formatted once. */
+  private readonly base: string;
+
+  constructor(private readonly target?: AccessLogTarget) {
+    super();
+    this.base = Object.entries(target?.base ?? {})
+      .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
+      .join("");
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(
@@ -12,14 +42,32 @@ export class AccessLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    const line = {
-      method: request.method,
-      url: request.url,
-      route: request.routeOptions.url,
-      statusCode: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
-    };
-    if (error) reply.log.error({ ...line, err: error }, "request errored");
-    else reply.log.info(line, "request completed");
+    const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;
+    if (error) {
+      const line = {
+        method: request.method,
+        url: request.url,
+        route: request.routeOptions.url,
+        statusCode: reply.statusCode,
+        durationMs,
+        err: error,
+      };
+      reply.log.error(line, "request errored");
+      return;
+    }
+    const target = this.target;
+    if (!target?.enabled) return;
+    const route = request.routeOptions.url;
+    target.stream.write(
+      `{"level":"info"` +
+        isoTime() +
+        this.base +
+        `,"reqId":${JSON.stringify(request.id)}` +
+        `,"method":${JSON.stringify(request.method)}` +
+        `,"url":${JSON.stringify(request.url)}` +
+        (route === undefined ? "" : `,"route":${JSON.stringify(route)}`) +
+        `,"statusCode":${reply.statusCode},"durationMs":${durationMs}` +
+        `,"msg":"request completed"}\n`,
+    );
   }
 }

@@ -1,5 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import {
+  ServerResponse,
+  type IncomingMessage,
+  type OutgoingHttpHeader,
+  type OutgoingHttpHeaders,
+} from "node:http";
 import { createRequire } from "node:module";
 import Fastify, {
   type FastifyBaseLogger,
@@ -8,12 +13,13 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from "fastify";
-import { AccessLog } from "./access-log";
+import { AccessLog, type AccessLogTarget } from "./access-log";
 import type { Config } from "./config";
 import { errorBody, handleError } from "./errors";
 import { Lifecycle } from "./lifecycle";
 import { Metrics } from "./metrics";
 import { healthRoutes } from "./routes/health";
+import { deferredChildLogger } from "./request-logger";
 import { metricsRoute } from "./routes/metrics";
 import { rootRoute } from "./routes/root";
 import { versionRoute } from "./routes/version";
@@ -41,10 +47,15 @@ export interface BuildAppProps {
    */
   readonly lifecycle?: Lifecycle;
   /**
-   * Logger for access lines and errors.
+   * Logger for errors and `request.log`.
    * @default no logging
    */
   readonly logger?: FastifyBaseLogger;
+  /**
+   * Where access lines go, one per request (see `createLogging`).
+   * @default no access lines
+   */
+  readonly accessLog?: AccessLogTarget;
   /**
    * Request metrics.
    * @default a new Metrics with its own registry
@@ -114,6 +125,28 @@ function decorate(reply: FastifyReply, id: string): void {
   reply.header("x-request-id", id);
 }
 
+/**
+ * Responses that end their connection once the server is closing. Fastify itself answers
+ * requests that arrive after `close()` with `Connection: close`; this covers requests already
+ * in flight when it was called, which would otherwise leave their keep-alive connection open
+ * until it idles out, and hold up the exit.
+ */
+function closingAwareResponse(lifecycle: Lifecycle): typeof ServerResponse {
+  type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
+  class ClosingAwareResponse extends ServerResponse {
+    override writeHead(statusCode: number, statusMessage?: string, headers?: Headers): this;
+    override writeHead(statusCode: number, headers?: Headers): this;
+    override writeHead(statusCode: number, ...rest: unknown[]): this {
+      if (lifecycle.state === "closing") this.shouldKeepAlive = false;
+      return (super.writeHead as (statusCode: number, ...rest: unknown[]) => this)(
+        statusCode,
+        ...rest,
+      );
+    }
+  }
+  return ClosingAwareResponse as typeof ServerResponse;
+}
+
 /** Malformed URLs (bad percent-encoding) are refused before routing, so before any hook. */
 function answerFrameworkError(error: FastifyError, id: string, reply: FastifyReply): void {
   decorate(reply, id);
@@ -134,7 +167,8 @@ export function buildApp(props: BuildAppProps): FastifyInstance {
     ...(props.logger ? { loggerInstance: props.logger } : { logger: false }),
     genReqId: requestId,
     requestIdHeader: false,
-    logController: new AccessLog(),
+    childLoggerFactory: deferredChildLogger,
+    logController: new AccessLog(props.accessLog),
     schemaController: { compilersFactory: lazyCompilers() },
     bodyLimit: BODY_LIMIT_BYTES,
     // During shutdown, requests that still arrive on open connections are served (with
@@ -145,6 +179,7 @@ export function buildApp(props: BuildAppProps): FastifyInstance {
     // refuses it instead, with the JSON error body every other client error gets.
     http: {
       requireHostHeader: false,
+      ServerResponse: closingAwareResponse(lifecycle),
       ...(timeouts && { headersTimeout: timeouts.headersTimeoutMs }),
     },
     ...(timeouts && {
@@ -172,15 +207,12 @@ export function buildApp(props: BuildAppProps): FastifyInstance {
     done();
   });
 
-  // Once closing, responses to requests already in flight end their connection, so the server
-  // can finish closing without waiting for idle keep-alive sockets to time out.
+  // Once closing, responses to requests already in flight end their connection (see
+  // closingAwareResponse), so the server can finish closing without waiting for idle
+  // keep-alive sockets to time out.
   app.addHook("preClose", (done) => {
     lifecycle.markClosing();
     done();
-  });
-  app.addHook("onSend", (_request, reply, payload, done) => {
-    if (lifecycle.state === "closing") reply.header("connection", "close");
-    done(null, payload);
   });
 
   app.addHook("onResponse", (request, reply, done) => {

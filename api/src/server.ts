@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { buildApp, type ServerTimeouts } from "./app";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { Lifecycle } from "./lifecycle";
-import { createLogger } from "./logger";
+import { createLogging } from "./logger";
 
 /** Server timeouts; the keep-alive timeout outlives the AWS load balancers' 60 s idle timeout. */
 export const SERVER_TIMEOUTS: ServerTimeouts = {
@@ -12,7 +12,7 @@ export const SERVER_TIMEOUTS: ServerTimeouts = {
   headersTimeoutMs: 10_000,
 };
 
-/** Flushes the logs and ends the process; pino flushes pending asynchronous writes on exit. */
+/** Ends the process; pending log lines are written on exit (see `stdoutLines`). */
 function exit(code: number): never {
   process.exit(code);
 }
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     return exit(1);
   }
 
-  const logger = createLogger(config.logLevel);
+  const { logger, accessLog } = createLogging(config.logLevel);
   process.on("uncaughtException", (err) => {
     logger.fatal({ err }, "uncaught exception");
     exit(1);
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   });
 
   const lifecycle = new Lifecycle();
-  const app = buildApp({ config, lifecycle, logger, timeouts: SERVER_TIMEOUTS });
+  const app = buildApp({ config, lifecycle, logger, accessLog, timeouts: SERVER_TIMEOUTS });
   installShutdown(app, lifecycle, logger, config);
 
   try {
