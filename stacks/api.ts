@@ -67,6 +67,11 @@ export class ApiStack extends PlatformStack {
     new HelmProvider(this, "helm", { kubernetes: { ...connection, exec } });
 
     const chart = new TerraformAsset(this, "Chart", { path: CHART_DIR, type: AssetType.DIRECTORY });
+    // The load balancer (NLB, IP targets, public subnets) is the only way in, to the environment's
+    // own release and to every customer's: the pods' policies admit the public subnets and
+    // nothing else, behind a default-deny policy in each namespace. Never the private subnets,
+    // where every pod of the cluster gets its address (VPC CNI), nor a namespace selector.
+    const loadBalancerCidrs = subnetLayout(props.shared.vpcCidr, props.shared.azCount).public;
     const api = new ApiRelease(this, "Api", {
       environment: environment.name,
       namespace: `api-${environment.name}`,
@@ -78,6 +83,7 @@ export class ApiStack extends PlatformStack {
       gitSha: props.gitSha,
       nodeSelector: { [WORKLOAD_ENV_LABEL]: environment.name },
       deployerGroup: deployerGroup(environment.name),
+      ingressCidrs: loadBalancerCidrs,
       ...(environment.api.strategy === "blue-green" && { blueGreen: environment.api.blueGreen }),
     });
 
@@ -97,10 +103,6 @@ export class ApiStack extends PlatformStack {
     // Customer workspaces keep the rolling strategy and the active colour's tag, so they move to a
     // new version in the run that switches the environment to it. Construct ids derive from the customer id alone, so adding or removing a
     // customer adds or removes exactly its own resources.
-    // The load balancer (NLB, IP targets, public subnets) is the only way in: the pods' policies
-    // admit the public subnets and nothing else. Never the private subnets, where every pod of the
-    // cluster gets its address (VPC CNI), nor a namespace selector.
-    const loadBalancerCidrs = subnetLayout(props.shared.vpcCidr, props.shared.azCount).public;
     const customerUrls: Record<string, string> = {};
     for (const { customer, overrides } of enabledCustomers(props.customers, environment.name)) {
       const release = new ApiRelease(this, `Customer-${customer.id}`, {

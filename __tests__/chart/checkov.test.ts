@@ -70,9 +70,9 @@ describe("checkov --framework kubernetes on the rendered manifests", () => {
     expect(used.map((s) => s.id)).toEqual(skips.skips.map((s) => s.id));
   });
 
-  it("scopes the probe and NetworkPolicy exceptions to the helm test pod", () => {
+  it("scopes the probe exceptions to the helm test pod", () => {
     const scoped = skips.skips.filter((s) => s.resources !== undefined);
-    expect(scoped.map((s) => s.id).sort()).toEqual(["CKV2_K8S_6", "CKV_K8S_8", "CKV_K8S_9"]);
+    expect(scoped.map((s) => s.id).sort()).toEqual(["CKV_K8S_8", "CKV_K8S_9"]);
     const covered = findings.filter((f) => unaccepted([f], { skips: scoped }).length === 0);
     expect(covered.length).toBeGreaterThan(0);
     expect(covered.filter((f) => !f.resource.startsWith("Pod."))).toEqual([]);

@@ -59,7 +59,7 @@ const ofKind = (docs: Manifest[], kind: string): Record<string, unknown> =>
 
 /** A values override (on top of the prod values) that breaks an invariant. */
 const valueBreakers = {
-  noNetworkPolicy: { networkPolicy: { enabled: false } },
+  noNetworkPolicy: { networkPolicy: { enabled: false, defaultDeny: false } },
   // A percentage keeps the budget valid for a single pod, so only the replica floor is broken.
   oneReplica: {
     replicaCount: 1,

@@ -167,7 +167,7 @@ describe("two customers next to the environment's own release", () => {
     // The environment's own release is exactly what it is without customers.
     const committed = only(synthesized("dev"), "helm_release") as Release;
     expect([releaseIn(two, "dev", "api-dev").rawValues]).toEqual(committed.values);
-    expect(base.networkPolicy).toBeUndefined();
+    expect(base.networkPolicy).toEqual(acme.networkPolicy);
     // prod's override stays in prod.
     const prodAcme = releaseIn(two, "prod", "api-prod-acme").values;
     expect((prodAcme.resources as { limits: { memory: string } }).limits.memory).toBe("1Gi");
@@ -238,10 +238,13 @@ describe("adding a customer", () => {
 describe("network isolation, on the manifests helm renders with the values the stacks pass", () => {
   const config = configFrom(withCustomers([ACME, GLOBEX]));
   const podCidrs = subnetLayout(config.shared.vpcCidr, config.shared.azCount).private;
+  // The environments' own namespaces too: prod holds two colour releases.
   const workspaces: Array<[EnvironmentName, string]> = [
     ["dev", "api-dev-acme"],
     ["dev", "api-dev-globex"],
     ["prod", "api-prod-acme"],
+    ["dev", "api-dev"],
+    ["prod", "api-prod"],
   ];
   const rendered = new Map<string, Manifest[]>();
   let kubeVersion: string;
@@ -268,13 +271,19 @@ describe("network isolation, on the manifests helm renders with the values the s
     kubeVersion = clusterVersion(two.shared);
     await Promise.all(
       workspaces.map(async ([env, namespace]) => {
-        const release = releaseIn(two, env, namespace);
-        const docs = await helmTemplate(apiChartDir, release.values, {
-          namespace,
-          releaseName: release.options.releaseName,
-          kubeVersion,
-        });
-        rendered.set(namespace, docs);
+        const releases = helmReleases(two[env], two.shared, "").filter(
+          (r) => r.options.namespace === namespace,
+        );
+        const docs = await Promise.all(
+          releases.map((release) =>
+            helmTemplate(apiChartDir, release.values, {
+              namespace,
+              releaseName: release.options.releaseName,
+              kubeVersion,
+            }),
+          ),
+        );
+        rendered.set(namespace, docs.flat());
       }),
     );
   });

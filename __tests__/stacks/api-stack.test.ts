@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config";
 import { settings } from "../../config/settings";
 import { namespaceQuota } from "../../constructs/api-release";
+import { subnetLayout } from "../../constructs/network";
 import { stackDir } from "../helpers/synth";
 import {
   dataSources,
@@ -140,6 +141,14 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
             },
           },
       nodeSelector: { "workload-env": env },
+      // Only the load balancer's subnets reach the pods, behind a namespace-wide default deny.
+      networkPolicy: {
+        enabled: true,
+        defaultDeny: true,
+        ingressFrom: subnetLayout(settings.shared.vpcCidr, settings.shared.azCount).public.map(
+          (cidr) => ({ ipBlock: { cidr } }),
+        ),
+      },
       ...(blueGreen && { colour: blueGreen.activeColour }),
     });
     expect(values.image.repository).toMatch(/repository_url\}$/);
