@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, rmSync } from "node:fs";
+import { CleanupStack, stopGroup } from "../../process-group";
 
 /** A failure the user can act on; printed without a stack trace. */
 export class RehearsalError extends Error {
@@ -15,28 +16,18 @@ export class StopWaiting extends RehearsalError {
   override name = "StopWaiting";
 }
 
-type Cleanup = { label: string; run: () => Promise<void> | void };
-const cleanups: Cleanup[] = [];
-let cleaning: Promise<void> | undefined;
+const cleanups = new CleanupStack();
 
 /** Registers a clean-up step; steps run in reverse order of registration. */
 export function onCleanup(label: string, run: () => Promise<void> | void): void {
-  cleanups.push({ label, run });
+  cleanups.add(label, run);
 }
 
 /** Runs every registered clean-up step once, in reverse order, reporting (not throwing) failures. */
-export function cleanupAll(): Promise<void> {
-  cleaning ??= (async () => {
-    while (cleanups.length > 0) {
-      const step = cleanups.pop()!;
-      try {
-        await step.run();
-      } catch (error) {
-        process.stderr.write(`clean-up of ${step.label} failed: ${String(error)}\n`);
-      }
-    }
-  })();
-  return cleaning;
+export async function cleanupAll(): Promise<void> {
+  for (const failure of await cleanups.runAll()) {
+    process.stderr.write(`clean-up failed: ${failure}\n`);
+  }
 }
 
 /**
@@ -123,26 +114,13 @@ export function startService(
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        signalGroup(child.pid, "SIGTERM");
-        const timer = setTimeout(() => signalGroup(child.pid!, "SIGKILL"), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopGroup(child, graceMs);
       await new Promise<void>((resolve) => log.end(resolve));
     })();
     return stopping;
   };
   onCleanup(name, stop);
   return { name, logFile, child, exited, stop };
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /** The outcome of a finished command. */
