@@ -106,7 +106,10 @@ describe("LineBuffer", () => {
     const calls: string[] = [];
     const target: BatchSink = {
       write: (chunk: Buffer) => void written.push(chunk.toString("utf8")),
-      flush: () => void calls.push("flush"),
+      flush: (done?: (error?: Error) => void) => {
+        calls.push("flush");
+        done?.();
+      },
       flushSync: () => void calls.push("flushSync"),
     };
     return { target, written, calls };
@@ -134,5 +137,12 @@ describe("LineBuffer", () => {
     buffer.flush();
     expect(written).toEqual(["a\n", "b\n"]);
     expect(calls).toEqual(["flush", "flushSync", "flush"]);
+  });
+
+  it("passes the callback of pino's logger.flush on to the sink", async () => {
+    const { logger } = createLogging("info", new LineBuffer(sink().target));
+    await new Promise<void>((done, fail) =>
+      logger.flush((error) => (error ? fail(error) : done())),
+    );
   });
 });

@@ -6,8 +6,8 @@ import type { DestinationStream } from "pino";
  */
 export interface BatchSink {
   write(chunk: Buffer): unknown;
-  /** Starts writing what the sink holds, without waiting. */
-  flush(): unknown;
+  /** Starts writing what the sink holds; `done` is called once it is written. */
+  flush(done?: (error?: Error) => void): unknown;
   /** Writes everything the sink holds before returning. */
   flushSync(): unknown;
 }
@@ -34,10 +34,13 @@ export class LineBuffer implements DestinationStream {
     if (this.pending.length >= this.batchChars) this.handOver();
   }
 
-  /** Hands pending lines to the sink and lets it start writing them. */
-  public flush(): void {
+  /**
+   * Hands pending lines to the sink and lets it start writing them; `done` (pino's
+   * `logger.flush(callback)`) is called once they are written.
+   */
+  public flush(done?: (error?: Error) => void): void {
     this.handOver();
-    this.sink.flush();
+    this.sink.flush(done);
   }
 
   /** Writes every pending line before returning; for exit paths. */
