@@ -144,5 +144,5 @@ describe("LineBuffer", () => {
     await new Promise<void>((done, fail) =>
       logger.flush((error) => (error ? fail(error) : done())),
     );
-  });
+  }, 5_000);
 });
