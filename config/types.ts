@@ -178,6 +178,14 @@ export interface SharedConfig {
   readonly bootstrapStateInBucket?: boolean;
   /** Days a noncurrent state object version is kept. */
   readonly stateVersionRetentionDays: number;
+  /**
+   * Namespace of an in-cluster Prometheus that scrapes the API's `/metrics`. Every API release's
+   * network policy (the environment's own and each customer's) then admits that namespace's pods
+   * to the API port, beside the load balancer's subnets. Unset: nothing in the cluster is
+   * admitted.
+   * @default undefined
+   */
+  readonly monitoringNamespace?: string;
 }
 
 /**

@@ -189,6 +189,18 @@ export function validateSettings(settings: PlatformSettings, issues: Issues): vo
     s.stateVersionRetentionDays,
     "allowed: a whole number of days from 1 to 3650",
   );
+  if (s.monitoringNamespace !== undefined) {
+    // The API's own namespaces are api-<env> and api-<env>-<customer>: admitting one of them would
+    // open every API release to an environment's or a customer's pods.
+    issues.check(
+      typeof s.monitoringNamespace === "string" &&
+        /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s.monitoringNamespace) &&
+        !s.monitoringNamespace.startsWith("api-"),
+      at("monitoringNamespace"),
+      s.monitoringNamespace,
+      "allowed: a Kubernetes namespace name (1-63 lower-case letters, digits and hyphens) outside the API's own api-* namespaces, or leave it unset",
+    );
+  }
   (s.mutableTags ?? []).forEach((tag, i) =>
     issues.check(
       typeof tag === "string" && OCI_TAG.test(tag),

@@ -68,6 +68,12 @@ export interface ApiReleaseProps {
    */
   readonly ingressCidrs?: readonly string[];
   /**
+   * Namespaces whose pods may also reach the API port (an in-cluster Prometheus), beside
+   * `ingressCidrs`; only with `ingressCidrs`.
+   * @default none
+   */
+  readonly ingressNamespaces?: readonly string[];
+  /**
    * Blue/green instead of one release upgraded in place: a release per colour with a tag
    * (`<releaseName>-blue`, `<releaseName>-green`, ClusterIP Services only) and one stable Service,
    * `<releaseName>-live`, that selects the active colour's pods. The idle colour keeps
@@ -124,7 +130,12 @@ export function chartValues(props: ApiReleaseProps): Record<string, unknown> {
       networkPolicy: {
         enabled: true,
         defaultDeny: true,
-        ingressFrom: props.ingressCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+        ingressFrom: [
+          ...props.ingressCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+          ...(props.ingressNamespaces ?? []).map((name) => ({
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } },
+          })),
+        ],
       },
     }),
   };
@@ -235,6 +246,19 @@ export class ApiRelease extends Construct {
     if (badCidr !== undefined) {
       throw new Error(
         `ApiRelease: ingressCidrs must be IPv4 networks (a.b.c.d/n), got "${badCidr}"`,
+      );
+    }
+    if (props.ingressNamespaces !== undefined && props.ingressCidrs === undefined) {
+      throw new Error(
+        "ApiRelease: ingressNamespaces needs ingressCidrs; without them the chart's policy admits any source",
+      );
+    }
+    const badNamespace = props.ingressNamespaces?.find(
+      (n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n) || n === props.namespace,
+    );
+    if (badNamespace !== undefined) {
+      throw new Error(
+        `ApiRelease: ingressNamespaces must be DNS labels other than the release's own namespace, got "${badNamespace}"`,
       );
     }
     if (props.blueGreen !== undefined) ApiRelease.checkColours(props.blueGreen);

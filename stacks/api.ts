@@ -72,6 +72,12 @@ export class ApiStack extends PlatformStack {
     // nothing else, behind a default-deny policy in each namespace. Never the private subnets,
     // where every pod of the cluster gets its address (VPC CNI), nor a namespace selector.
     const loadBalancerCidrs = subnetLayout(props.shared.vpcCidr, props.shared.azCount).public;
+    // An in-cluster Prometheus, when configured, is the one namespace admitted besides.
+    const monitoring = props.shared.monitoringNamespace;
+    const ingress = {
+      ingressCidrs: loadBalancerCidrs,
+      ...(monitoring !== undefined && { ingressNamespaces: [monitoring] }),
+    };
     const api = new ApiRelease(this, "Api", {
       environment: environment.name,
       namespace: `api-${environment.name}`,
@@ -83,7 +89,7 @@ export class ApiStack extends PlatformStack {
       gitSha: props.gitSha,
       nodeSelector: { [WORKLOAD_ENV_LABEL]: environment.name },
       deployerGroup: deployerGroup(environment.name),
-      ingressCidrs: loadBalancerCidrs,
+      ...ingress,
       ...(environment.api.strategy === "blue-green" && { blueGreen: environment.api.blueGreen }),
     });
 
@@ -118,7 +124,7 @@ export class ApiStack extends PlatformStack {
         deployerGroup: deployerGroup(environment.name),
         message: overrides.message,
         hostname: overrides.hostname,
-        ingressCidrs: loadBalancerCidrs,
+        ...ingress,
       });
       customerUrls[customer.id] = `http://${overrides.hostname ?? release.serviceHostname}`;
     }

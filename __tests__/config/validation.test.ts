@@ -45,6 +45,18 @@ describe("the committed configuration", () => {
 // [case, change, the field the message must name, a fragment of the allowed form]
 const badSettings: Array<[string, (s: Settings) => void, string, RegExp]> = [
   [
+    "a monitoring namespace that is not a namespace name",
+    (s) => (s.shared.monitoringNamespace = "Monitoring"),
+    "shared.monitoringNamespace",
+    /Kubernetes namespace name/,
+  ],
+  [
+    "a monitoring namespace that is one of the API's own",
+    (s) => (s.shared.monitoringNamespace = "api-dev-acme"),
+    "shared.monitoringNamespace",
+    /outside the API's own api-\* namespaces/,
+  ],
+  [
     "a VPC CIDR that does not parse",
     (s) => (s.shared.vpcCidr = "10.40.0/16"),
     "shared.vpcCidr",

@@ -407,7 +407,7 @@ describe("policy enforcement", () => {
 });
 
 describe("ApiRelease refuses sources that would open the namespace", () => {
-  const props = (ingressCidrs: string[]) => {
+  const props = (ingressCidrs: string[] | undefined, ingressNamespaces?: string[]) => {
     const config = configFrom();
     return {
       environment: "dev" as const,
@@ -419,6 +419,7 @@ describe("ApiRelease refuses sources that would open the namespace", () => {
       appVersion: config.appVersion,
       nodeSelector: { "workload-env": "dev" },
       ingressCidrs,
+      ingressNamespaces,
     };
   };
   it.each([
@@ -430,6 +431,76 @@ describe("ApiRelease refuses sources that would open the namespace", () => {
   ])("%j", (cidrs, message) => {
     const stack = new TerraformStack(new App(), "test");
     expect(() => new ApiRelease(stack, "Customer-acme", props(cidrs))).toThrow(message);
+  });
+
+  it.each([
+    [undefined, ["monitoring"], /ingressNamespaces needs ingressCidrs/],
+    [
+      ["10.40.224.0/22"],
+      ["api-dev-acme"],
+      /other than the release's own namespace, got "api-dev-acme"/,
+    ],
+    [["10.40.224.0/22"], ["Monitoring"], /must be DNS labels .*got "Monitoring"/],
+  ])("namespaces %j %j", (cidrs, namespaces, message) => {
+    const stack = new TerraformStack(new App(), "test");
+    expect(() => new ApiRelease(stack, "Customer-acme", props(cidrs, namespaces))).toThrow(message);
+  });
+});
+
+describe("an in-cluster Prometheus (shared.monitoringNamespace)", () => {
+  const monitored = synthStacks(
+    configFrom({
+      ...withCustomers([ACME]),
+      shared: { ...settingsCopy().shared, monitoringNamespace: "monitoring" },
+    }),
+  );
+  const selector = {
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+  };
+
+  it("is admitted by every release, the environments' own and the customers', after the load balancer", () => {
+    const layout = subnetLayout(configFrom().shared.vpcCidr, configFrom().shared.azCount);
+    const releases = (["dev", "prod"] as const).flatMap((env) =>
+      helmReleases(monitored[env], monitored.shared, ""),
+    );
+    expect(releases.map((r) => r.options.namespace).sort()).toEqual(
+      ["api-dev", "api-dev-acme", "api-prod", "api-prod", "api-prod-acme"].sort(),
+    );
+    for (const release of releases) {
+      const policy = release.values.networkPolicy as { ingressFrom: unknown[] };
+      expect(policy.ingressFrom, release.options.namespace).toEqual([
+        ...layout.public.map((cidr) => ({ ipBlock: { cidr } })),
+        selector,
+      ]);
+    }
+  });
+
+  it("admits no API namespace, whatever it is called", async () => {
+    const release = releaseIn(monitored, "dev", "api-dev-acme");
+    const docs = await helmTemplate(apiChartDir, release.values, {
+      namespace: "api-dev-acme",
+      releaseName: release.options.releaseName,
+      kubeVersion: clusterVersion(monitored.shared),
+    });
+    const labelled = (name: string): NamespaceInfo => ({
+      name,
+      labels: { "kubernetes.io/metadata.name": name },
+    });
+    const context = {
+      namespace: "api-dev-acme",
+      otherNamespaces: ["api-dev", "api-prod", "api-prod-acme"].map(labelled),
+      podCidrs: subnetLayout(configFrom().shared.vpcCidr, configFrom().shared.azCount).private,
+    };
+    expect(isolationViolations(docs, context)).toEqual([]);
+    // ... and the evaluator sees the monitoring namespace's pods as admitted.
+    expect(
+      isolationViolations(docs, { ...context, otherNamespaces: [labelled("monitoring")] }),
+    ).not.toEqual([]);
+  });
+
+  it("defaults to none: the committed releases admit the load balancer's subnets only", () => {
+    const release = releaseIn(two, "dev", "api-dev");
+    expect(JSON.stringify(release.values.networkPolicy)).not.toContain("namespaceSelector");
   });
 });
 
