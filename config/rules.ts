@@ -38,6 +38,9 @@ export class Issues {
   }
 }
 
+/** A Kubernetes namespace name: an RFC 1123 label of at most 63 characters. */
+export const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 /** OCI distribution spec tag grammar. */
 export const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 

@@ -6,6 +6,7 @@ import {
   Issues,
   isTimeZone,
   LOG_RETENTION_DAYS,
+  NAMESPACE_NAME,
   OCI_TAG,
   parseCidr,
   parseCpu,
@@ -194,7 +195,7 @@ export function validateSettings(settings: PlatformSettings, issues: Issues): vo
     // open every API release to an environment's or a customer's pods.
     issues.check(
       typeof s.monitoringNamespace === "string" &&
-        /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s.monitoringNamespace) &&
+        NAMESPACE_NAME.test(s.monitoringNamespace) &&
         !s.monitoringNamespace.startsWith("api-"),
       at("monitoringNamespace"),
       s.monitoringNamespace,

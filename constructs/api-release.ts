@@ -9,7 +9,7 @@ import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { parseCidr, parseCpu, parseMemory } from "../config/rules";
+import { NAMESPACE_NAME, parseCidr, parseCpu, parseMemory } from "../config/rules";
 import {
   COLOURS,
   type ApiSettings,
@@ -227,7 +227,7 @@ export class ApiRelease extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiReleaseProps) {
     super(scope, id);
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(props.namespace)) {
+    if (!NAMESPACE_NAME.test(props.namespace)) {
       throw new Error(
         `ApiRelease: namespace must be a DNS label (RFC 1123, at most 63 characters), got "${props.namespace}"`,
       );
@@ -254,7 +254,7 @@ export class ApiRelease extends Construct {
       );
     }
     const badNamespace = props.ingressNamespaces?.find(
-      (n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n) || n === props.namespace,
+      (n) => !NAMESPACE_NAME.test(n) || n === props.namespace,
     );
     if (badNamespace !== undefined) {
       throw new Error(

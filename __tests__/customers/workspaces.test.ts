@@ -448,18 +448,23 @@ describe("ApiRelease refuses sources that would open the namespace", () => {
 });
 
 describe("an in-cluster Prometheus (shared.monitoringNamespace)", () => {
-  const monitored = synthStacks(
-    configFrom({
-      ...withCustomers([ACME]),
-      shared: { ...settingsCopy().shared, monitoringNamespace: "monitoring" },
-    }),
-  );
+  const { vpcCidr, azCount } = configFrom().shared;
+  const layout = subnetLayout(vpcCidr, azCount);
+  let monitored: Stacks;
+
+  beforeAll(() => {
+    monitored = synthStacks(
+      configFrom({
+        ...withCustomers([ACME]),
+        shared: { ...settingsCopy().shared, monitoringNamespace: "monitoring" },
+      }),
+    );
+  });
   const selector = {
     namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
   };
 
   it("is admitted by every release, the environments' own and the customers', after the load balancer", () => {
-    const layout = subnetLayout(configFrom().shared.vpcCidr, configFrom().shared.azCount);
     const releases = (["dev", "prod"] as const).flatMap((env) =>
       helmReleases(monitored[env], monitored.shared, ""),
     );
@@ -489,7 +494,7 @@ describe("an in-cluster Prometheus (shared.monitoringNamespace)", () => {
     const context = {
       namespace: "api-dev-acme",
       otherNamespaces: ["api-dev", "api-prod", "api-prod-acme"].map(labelled),
-      podCidrs: subnetLayout(configFrom().shared.vpcCidr, configFrom().shared.azCount).private,
+      podCidrs: layout.private,
     };
     expect(isolationViolations(docs, context)).toEqual([]);
     // ... and the evaluator sees the monitoring namespace's pods as admitted.
