@@ -1,12 +1,15 @@
 // The benchmark's framework floor: Fastify answering `GET /` like the API does, with the API's
 // security headers and a request id echoed in `x-request-id`, but no access log, no metrics and
 // no other hook. The API's cost above this is its logging and metrics; this side's cost above the
-// raw node:http baseline is Fastify's and the headers'. Started by bench/api.ts.
+// raw node:http baseline is Fastify's and the headers'. Started by bench/api.ts, which passes the
+// API's header list in SECURITY_HEADERS (JSON), so that this process loads Fastify and nothing
+// of the API.
 "use strict";
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { randomUUID } = require("node:crypto");
 const Fastify = require("fastify");
-const { SECURITY_HEADERS } = require("../api/dist/app.js");
+
+const SECURITY_HEADERS = JSON.parse(process.env.SECURITY_HEADERS ?? "{}");
 
 const message = "Automate all the things!";
 const app = Fastify({ logger: false, genReqId: () => randomUUID() });

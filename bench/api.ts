@@ -24,6 +24,7 @@ import { request } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { SECURITY_HEADERS } from "../api/src/app";
 import { freePort } from "../scripts/free-port";
 import { median } from "./median";
 
@@ -58,7 +59,7 @@ const logDir = mkdtempSync(join(tmpdir(), "bench-api-"));
 const logFile = join(logDir, "api.log");
 
 /** The image's `CMD` (exec form), which the API side runs from the api folder. */
-function imageCommand(): string[] {
+function readImageCommand(): string[] {
   const dockerfile = readFileSync(join(ROOT, "api", "Dockerfile"), "utf8");
   const cmd = dockerfile
     .split("\n")
@@ -68,6 +69,8 @@ function imageCommand(): string[] {
   if (argv[0] !== "node") throw new Error(`api/Dockerfile: expected CMD ["node", ...], got ${cmd}`);
   return argv.slice(1);
 }
+
+const IMAGE_COMMAND = readImageCommand();
 
 /**
  * CPU pinning for the load runs: `taskset` prefixes for the servers, or none. The load generator
@@ -109,7 +112,7 @@ function status(port: number, path: string): Promise<number> {
 async function start(side: Side, pinned = true): Promise<Server> {
   const port = await freePort();
   const args = {
-    api: imageCommand(),
+    api: IMAGE_COMMAND,
     floor: [join(ROOT, "bench", "api-floor.js")],
     raw: [join(ROOT, "bench", "api-baseline.js")],
   }[side];
@@ -124,6 +127,7 @@ async function start(side: Side, pinned = true): Promise<Server> {
       PORT: String(port),
       LOG_LEVEL: "info",
       SHUTDOWN_DELAY_MS: "0",
+      ...(side === "floor" && { SECURITY_HEADERS: JSON.stringify(SECURITY_HEADERS) }),
     },
     stdio: ["ignore", log, "inherit"],
   });
