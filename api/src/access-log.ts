@@ -1,12 +1,10 @@
 import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
-import { isoTime } from "./logger";
+import { isoTime, LOG_BASE } from "./logger";
 
-/** Where access lines go: the app logger's own stream, with the fields its lines carry. */
+/** Where access lines go: the app logger's own stream. */
 export interface AccessLogTarget {
   /** The logger's destination; each call gets one whole line. */
   readonly stream: { write(line: string): unknown };
-  /** Fields every line of the logger carries (pino's `base`). */
-  readonly base: Readonly<Record<string, string>>;
   /** False when the logger's level is above `info`: then no access lines are written. */
   readonly enabled: boolean;
 }
@@ -25,14 +23,13 @@ export interface AccessLogTarget {
  * socket broke before it finished) is logged through the request's logger at `error`.
  */
 export class AccessLog extends LogController {
-  /** `,"service":"api"`: the base fields, formatted once. */
-  private readonly base: string;
+  /** `,"service":"api"`: the fields of every log line ({@link LOG_BASE}), formatted once. */
+  private readonly base = Object.entries(LOG_BASE)
+    .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
+    .join("");
 
   constructor(private readonly target?: AccessLogTarget) {
     super();
-    this.base = Object.entries(target?.base ?? {})
-      .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
-      .join("");
   }
 
   override incomingRequest(): void {}

@@ -64,6 +64,6 @@ export function createLogging(
   );
   return {
     logger,
-    accessLog: { stream: destination, base: LOG_BASE, enabled: logger.isLevelEnabled("info") },
+    accessLog: { stream: destination, enabled: logger.isLevelEnabled("info") },
   };
 }
