@@ -2,8 +2,9 @@
 # Installs the checking tools the tests use into .tools/ (git-ignored), offline where the machine
 # allows it, and writes the Terraform CLI configuration. Idempotent: a second run only verifies.
 #
-#   .tools/terraformrc        provider_installation: filesystem mirror for the hashicorp providers
-#                             found locally, direct (the registry) for everything else
+#   .tools/terraformrc        provider_installation: filesystem mirror for the providers found
+#                             locally (every namespace: hashicorp/, integrations/, ...), direct
+#                             (the registry) for everything else
 #   .tools/tf-mirror/         registry-layout mirror of those providers (links to the binaries)
 #   .tools/bin/helm           helm 3 (from PATH, or built with Go)
 #   .tools/bin/actionlint     actionlint (from PATH, or built with Go)
@@ -11,7 +12,7 @@
 #
 # Environment:
 #   TF_PLUGIN_MIRROR  colon-separated folders in registry layout
-#                     (registry.terraform.io/hashicorp/<name>/<version>/linux_amd64/) to mirror too
+#                     (registry.terraform.io/<namespace>/<name>/<version>/<os>_<arch>/) to mirror too
 #   TOOLS_DIR         where to install (default: <repo>/.tools)
 set -euo pipefail
 
@@ -50,14 +51,14 @@ mirror_sources=(/opt/tf-plugins)
 if [ -n "${TF_PLUGIN_MIRROR:-}" ]; then
   IFS=':' read -r -a extra <<<"$TF_PLUGIN_MIRROR"
   for dir in "${extra[@]}"; do
-    [ -d "$dir" ] || fail "TF_PLUGIN_MIRROR names '$dir', which is not a folder (expected registry layout: registry.terraform.io/hashicorp/<name>/<version>/<os>_<arch>/)."
+    [ -d "$dir" ] || fail "TF_PLUGIN_MIRROR names '$dir', which is not a folder (expected registry layout: registry.terraform.io/<namespace>/<name>/<version>/<os>_<arch>/)."
     mirror_sources+=("$dir")
   done
 fi
 declare -A mirrored=()
 for src in "${mirror_sources[@]}"; do
-  [ -d "$src/registry.terraform.io/hashicorp" ] || continue
-  for platform_dir in "$src"/registry.terraform.io/hashicorp/*/*/*_*; do
+  [ -d "$src/registry.terraform.io" ] || continue
+  for platform_dir in "$src"/registry.terraform.io/*/*/*/*_*; do
     [ -d "$platform_dir" ] || continue
     rel="${platform_dir#"$src"/}"
     mkdir -p "$mirror/$rel"
@@ -69,7 +70,9 @@ for src in "${mirror_sources[@]}"; do
       ln -sf "$file" "$mirror/$rel/$(basename "$file")"
       ln -sf "$file" "$tools_dir/tf-plugin-cache/$rel/$(basename "$file")"
     done
-    name="$(basename "$(dirname "$(dirname "$platform_dir")")")"
+    # <namespace>/<type>, for example hashicorp/helm or integrations/github.
+    type_dir="$(dirname "$(dirname "$platform_dir")")"
+    name="$(basename "$(dirname "$type_dir")")/$(basename "$type_dir")"
     version="$(basename "$(dirname "$platform_dir")")"
     case " ${mirrored[$name]:-} " in *" $version "*) ;; *) mirrored["$name"]+="$version " ;; esac
   done
@@ -77,7 +80,7 @@ done
 
 include_list=""
 for name in "${!mirrored[@]}"; do
-  include_list+="\"registry.terraform.io/hashicorp/$name\", "
+  include_list+="\"registry.terraform.io/$name\", "
 done
 include_list="${include_list%, }"
 {
