@@ -7,6 +7,7 @@ import {
   COLOURS,
   ENVIRONMENTS,
   type AwsTarget,
+  type ClusterTarget,
   type Colour,
   type EnvironmentConfig,
   type EnvironmentName,
@@ -30,6 +31,10 @@ export const CONFIG_ENV_VARS = {
   target: "DEPLOY_TARGET",
   /** With `DEPLOY_TARGET=emulator`: the emulator's URL, e.g. http://127.0.0.1:5000. */
   emulatorEndpoint: "EMULATOR_ENDPOINT_URL",
+  /** `eks` (default) or `local`: where the environments' Kubernetes and Helm providers connect. */
+  clusterTarget: "CLUSTER_TARGET",
+  /** With `CLUSTER_TARGET=local`: absolute path of the local API server's kubeconfig. */
+  localKubeconfig: "LOCAL_KUBECONFIG",
 } as const;
 
 const API_PACKAGE = join(__dirname, "..", "api", "package.json");
@@ -115,11 +120,20 @@ export function loadConfig(
   }
 
   const target = resolveTarget(env, issues);
+  const cluster = resolveClusterTarget(env, target, issues);
   const appVersion = readAppVersion(issues);
 
   if (issues.list.length > 0) throw new ConfigError(issues.list);
   const customers = settings.customers ?? [];
-  return { shared: settings.shared, environments, customers, appVersion, gitSha, target };
+  return {
+    shared: settings.shared,
+    environments,
+    customers,
+    appVersion,
+    gitSha,
+    target,
+    cluster,
+  };
 }
 
 /**
@@ -210,6 +224,44 @@ function resolveTarget(
     accessKeyId: "test",
     secretAccessKey: "test",
   };
+}
+
+/**
+ * The cluster the environments connect to. `local` is the counterpart of the emulator target: it is
+ * accepted only together with it, so a kubeconfig for a local API server can never be paired with
+ * real AWS state.
+ */
+function resolveClusterTarget(
+  env: Readonly<Record<string, string | undefined>>,
+  target: AwsTarget,
+  issues: Issues,
+): ClusterTarget {
+  const kind = env[CONFIG_ENV_VARS.clusterTarget] || "eks";
+  if (kind === "eks") return { kind: "eks" };
+  if (
+    !issues.check(
+      kind === "local",
+      CONFIG_ENV_VARS.clusterTarget,
+      kind,
+      'allowed: "eks" (default) or "local"',
+    )
+  ) {
+    return { kind: "eks" };
+  }
+  issues.check(
+    target.kind === "endpoint",
+    CONFIG_ENV_VARS.clusterTarget,
+    kind,
+    `allowed only with ${CONFIG_ENV_VARS.target}=emulator: a local cluster never pairs with real AWS state`,
+  );
+  const path = env[CONFIG_ENV_VARS.localKubeconfig];
+  issues.check(
+    typeof path === "string" && path.startsWith("/") && !/[\s"$]/.test(path),
+    CONFIG_ENV_VARS.localKubeconfig,
+    path,
+    "allowed with CLUSTER_TARGET=local: an absolute path without spaces, quotes or $, such as /tmp/rehearse/kubeconfig",
+  );
+  return { kind: "local", kubeconfigPath: path ?? "" };
 }
 
 function readAppVersion(issues: Issues): string {

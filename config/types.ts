@@ -234,6 +234,19 @@ export type AwsTarget =
       readonly secretAccessKey: string;
     };
 
+/** How the environments' `kubernetes` and `helm` providers reach the cluster. */
+export type ClusterTarget =
+  | {
+      /** The shared stack's EKS cluster, with short-lived tokens from `aws eks get-token`. */
+      readonly kind: "eks";
+    }
+  | {
+      /** A local API server (the rehearsal's control plane), through a kubeconfig file. */
+      readonly kind: "local";
+      /** Absolute path of the kubeconfig. */
+      readonly kubeconfigPath: string;
+    };
+
 /** The whole, validated configuration. */
 export interface PlatformConfig {
   readonly shared: SharedConfig;
@@ -248,7 +261,9 @@ export interface PlatformConfig {
   /** The commit being deployed, when known (`GIT_SHA`). */
   readonly gitSha?: string;
   readonly target: AwsTarget;
+  /** Where the environments' Kubernetes and Helm providers connect. */
+  readonly cluster: ClusterTarget;
 }
 
 /** Settings as committed, before environment overrides. */
-export type PlatformSettings = Omit<PlatformConfig, "target" | "gitSha" | "appVersion">;
+export type PlatformSettings = Omit<PlatformConfig, "target" | "cluster" | "gitSha" | "appVersion">;

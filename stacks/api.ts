@@ -3,7 +3,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { AssetType, Fn, TerraformAsset, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { join } from "node:path";
-import type { CustomerConfig, EnvironmentConfig } from "../config";
+import type { ClusterTarget, CustomerConfig, EnvironmentConfig } from "../config";
 import { customerApiSettings, customerNamespace, enabledCustomers } from "../config/customers";
 import { ApiRelease } from "../constructs/api-release";
 import { subnetLayout } from "../constructs/network";
@@ -23,6 +23,8 @@ export interface ClusterReference {
 export interface ApiStackProps extends PlatformStackProps {
   readonly environment: EnvironmentConfig;
   readonly cluster: ClusterReference;
+  /** How the Kubernetes and Helm providers connect: the EKS cluster, or a local API server. */
+  readonly clusterTarget: ClusterTarget;
   readonly appVersion: string;
   readonly gitSha?: string;
   /**
@@ -44,27 +46,35 @@ export class ApiStack extends PlatformStack {
     super(scope, id, { ...props, remoteState: true });
     const { cluster, environment } = props;
 
-    // Short-lived tokens from `aws eks get-token` on every call, never a token that expires mid-apply.
-    const exec = {
-      apiVersion: "client.authentication.k8s.io/v1beta1",
-      command: "aws",
-      args: [
-        "eks",
-        "get-token",
-        "--cluster-name",
-        cluster.clusterName,
-        "--region",
-        props.shared.region,
-        "--output",
-        "json",
-      ],
-    };
-    const connection = {
-      host: cluster.clusterEndpoint,
-      clusterCaCertificate: Fn.base64decode(cluster.clusterCertificateAuthorityData),
-    };
-    new KubernetesProvider(this, "kubernetes", { ...connection, exec: [exec] });
-    new HelmProvider(this, "helm", { kubernetes: { ...connection, exec } });
+    if (props.clusterTarget.kind === "local") {
+      // The rehearsal's local API server (config/: CLUSTER_TARGET=local); nothing else differs.
+      const configPath = props.clusterTarget.kubeconfigPath;
+      new KubernetesProvider(this, "kubernetes", { configPath });
+      new HelmProvider(this, "helm", { kubernetes: { configPath } });
+    } else {
+      // Short-lived tokens from `aws eks get-token` on every call, never a token that expires
+      // mid-apply.
+      const exec = {
+        apiVersion: "client.authentication.k8s.io/v1beta1",
+        command: "aws",
+        args: [
+          "eks",
+          "get-token",
+          "--cluster-name",
+          cluster.clusterName,
+          "--region",
+          props.shared.region,
+          "--output",
+          "json",
+        ],
+      };
+      const connection = {
+        host: cluster.clusterEndpoint,
+        clusterCaCertificate: Fn.base64decode(cluster.clusterCertificateAuthorityData),
+      };
+      new KubernetesProvider(this, "kubernetes", { ...connection, exec: [exec] });
+      new HelmProvider(this, "helm", { kubernetes: { ...connection, exec } });
+    }
 
     const chart = new TerraformAsset(this, "Chart", { path: CHART_DIR, type: AssetType.DIRECTORY });
     // The load balancer (NLB, IP targets, public subnets) is the only way in, to the environment's

@@ -24,6 +24,7 @@ export function buildApp(config: PlatformConfig, outdir?: string): App {
       ...base,
       environment: config.environments[env],
       cluster: shared,
+      clusterTarget: config.cluster,
       appVersion: config.appVersion,
       gitSha: config.gitSha,
       customers: config.customers,

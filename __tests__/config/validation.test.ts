@@ -276,6 +276,34 @@ const badEnvironment: Array<[string, Record<string, string>, string, RegExp]> = 
     "EMULATOR_ENDPOINT_URL",
     /loopback URL/,
   ],
+  ["an unknown CLUSTER_TARGET", { CLUSTER_TARGET: "gke" }, "CLUSTER_TARGET", /"eks" \(default\)/],
+  [
+    "a local cluster with real AWS state",
+    { CLUSTER_TARGET: "local", LOCAL_KUBECONFIG: "/tmp/kubeconfig" },
+    "CLUSTER_TARGET",
+    /only with DEPLOY_TARGET=emulator/,
+  ],
+  [
+    "a local cluster without a kubeconfig",
+    {
+      DEPLOY_TARGET: "emulator",
+      EMULATOR_ENDPOINT_URL: "http://127.0.0.1:5000",
+      CLUSTER_TARGET: "local",
+    },
+    "LOCAL_KUBECONFIG",
+    /an absolute path/,
+  ],
+  [
+    "a local cluster with a relative kubeconfig path",
+    {
+      DEPLOY_TARGET: "emulator",
+      EMULATOR_ENDPOINT_URL: "http://127.0.0.1:5000",
+      CLUSTER_TARGET: "local",
+      LOCAL_KUBECONFIG: "kubeconfig",
+    },
+    "LOCAL_KUBECONFIG",
+    /an absolute path/,
+  ],
 ];
 
 describe("bad settings are rejected with the field named", () => {
@@ -309,6 +337,20 @@ describe("bad environment variables are rejected with the variable named", () =>
       committed,
     );
     expect(config.target).toMatchObject({ kind: "endpoint", endpointUrl: "http://127.0.0.1:5000" });
+    expect(config.cluster).toEqual({ kind: "eks" });
+  });
+
+  it("accepts a local cluster beside the emulator", () => {
+    const config = loadConfig(
+      {
+        DEPLOY_TARGET: "emulator",
+        EMULATOR_ENDPOINT_URL: "http://127.0.0.1:5000",
+        CLUSTER_TARGET: "local",
+        LOCAL_KUBECONFIG: "/tmp/rehearse/kubeconfig",
+      },
+      committed,
+    );
+    expect(config.cluster).toEqual({ kind: "local", kubeconfigPath: "/tmp/rehearse/kubeconfig" });
   });
 });
 

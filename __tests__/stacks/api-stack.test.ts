@@ -11,7 +11,7 @@ import { ENVIRONMENTS } from "../../config";
 import { settings } from "../../config/settings";
 import { namespaceQuota } from "../../constructs/api-release";
 import { subnetLayout } from "../../constructs/network";
-import { stackDir } from "../helpers/synth";
+import { configFrom, settingsCopy, stackDir, synthStack } from "../helpers/synth";
 import {
   dataSources,
   one,
@@ -63,6 +63,25 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       expect(connection).not.toHaveProperty("token");
       expect(String(connection.cluster_ca_certificate)).toMatch(/^\$\{base64decode\(/);
     }
+  });
+
+  it("connects both providers through a kubeconfig, and nothing else changes, with the local cluster target", () => {
+    const local = synthStack(
+      env,
+      configFrom(settingsCopy(), {
+        DEPLOY_TARGET: "emulator",
+        EMULATOR_ENDPOINT_URL: "http://127.0.0.1:5000",
+        CLUSTER_TARGET: "local",
+        LOCAL_KUBECONFIG: "/tmp/rehearse/kubeconfig",
+      }),
+    );
+    const k8s = one(local.provider?.kubernetes);
+    const helm = one(one(local.provider?.helm).kubernetes);
+    for (const connection of [k8s, helm]) {
+      expect(connection).toEqual({ config_path: "/tmp/rehearse/kubeconfig" });
+    }
+    // The resources are the committed target's, attribute for attribute.
+    expect(local.resource).toEqual(json.resource);
   });
 
   it("creates namespace api-<env> labelled for Pod Security restricted", () => {
