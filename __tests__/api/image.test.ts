@@ -33,7 +33,7 @@ function pairs(steps: Step[]): Record<string, string> {
 describe("api/Dockerfile", () => {
   it("has no problems according to dockerfile-utils, which does flag a broken file", () => {
     expect(validate(text)).toEqual([]);
-    expect(validate("FROM node:20.20.2-alpine3.23\nEXPOSE port\nCMD\n").length).toBeGreaterThan(0);
+    expect(validate("FROM node:24.22.3-alpine3.23\nEXPOSE port\nCMD\n").length).toBeGreaterThan(0);
   });
 
   it("is multi-stage: build, production dependencies, then a runtime stage", () => {
@@ -43,6 +43,12 @@ describe("api/Dockerfile", () => {
   it("pins every base image to an exact version, the same one in every stage", () => {
     for (const stage of stages) expect(stage.image, stage.name).toMatch(EXACT_IMAGE);
     expect(new Set(stages.map((s) => s.image)).size).toBe(1);
+  });
+
+  it("runs the Node.js version of .nvmrc, the one CI and the engines field name", () => {
+    const nvmrc = readFileSync(join(REPO_ROOT, ".nvmrc"), "utf8").trim();
+    expect(nvmrc).toMatch(/^24\.\d+\.\d+$/);
+    expect(/^node:(\d+\.\d+\.\d+)-alpine/.exec(runtime.image)?.[1]).toBe(nvmrc);
   });
 
   it("builds on the builder's platform and takes only the runtime per target platform", () => {

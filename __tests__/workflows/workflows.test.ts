@@ -668,3 +668,65 @@ function skips(): SkipFile {
   const file = join(repoRoot, "policy", "checkov-github-actions.yaml");
   return existsSync(file) ? readSkipFile(file) : { skips: [] };
 }
+
+describe("one Node.js line, from .nvmrc", () => {
+  const nvmrc = readFileSync(join(repoRoot, ".nvmrc"), "utf8").trim();
+  const nextMajor = Number(nvmrc.split(".")[0]) + 1;
+  it(".nvmrc pins an exact Node.js 24 LTS version, and both engines fields admit only its line", () => {
+    expect(nvmrc).toMatch(/^24\.\d+\.\d+$/);
+    for (const file of ["package.json", "api/package.json"]) {
+      const pkg = JSON.parse(readFileSync(join(repoRoot, file), "utf8")) as {
+        engines: { node: string };
+        devDependencies: Record<string, string>;
+      };
+      expect(pkg.engines.node, file).toBe(`>=${nvmrc} <${nextMajor}`);
+      expect(pkg.devDependencies["@types/node"], file).toMatch(/^24\.\d+\.\d+$/);
+    }
+  });
+  it("every setup-node step reads .nvmrc instead of naming a version", () => {
+    const setupNode = [
+      ...workflows.flatMap((w) =>
+        jobs(w.data).flatMap(([, j]) => steps(j).map((s) => [w.file, s] as const)),
+      ),
+      ...actions.flatMap((a) => actionSteps(a.data).map((s) => [a.file, s] as const)),
+    ].filter(([, s]) => String(s.uses).startsWith("actions/setup-node@"));
+    expect(setupNode.map(([file]) => file)).toEqual(
+      expect.arrayContaining(["scan.yml", ".github/actions/setup/action.yml"]),
+    );
+    for (const [file, s] of setupNode) {
+      expect(s.with, file).toMatchObject({ "node-version-file": ".nvmrc" });
+      expect(s.with, file).not.toHaveProperty("node-version");
+    }
+  });
+  it("Dependabot waits before proposing a release, and keeps @types/node and the image on the line", () => {
+    const { data } = parseWorkflow(
+      ".github/dependabot.yml",
+      readFileSync(join(repoRoot, ".github", "dependabot.yml"), "utf8"),
+    );
+    const updates = data.updates as Json[];
+    expect(updates.map((u) => u["package-ecosystem"])).toEqual([
+      "npm",
+      "npm",
+      "github-actions",
+      "docker",
+    ]);
+    const ignored = (u: Json, name: string) =>
+      ((u.ignore ?? []) as Json[]).find((i) => i["dependency-name"] === name)?.versions;
+    for (const u of updates) {
+      const ecosystem = String(u["package-ecosystem"]);
+      // SemVer cooldowns exist for npm only here; Dependabot has none for actions and docker.
+      expect(u.cooldown, ecosystem).toEqual(
+        ecosystem === "npm"
+          ? {
+              "default-days": 7,
+              "semver-major-days": 30,
+              "semver-minor-days": 7,
+              "semver-patch-days": 3,
+            }
+          : { "default-days": 7 },
+      );
+      if (ecosystem === "npm") expect(ignored(u, "@types/node")).toEqual([`>=${nextMajor}`]);
+      if (ecosystem === "docker") expect(ignored(u, "node")).toEqual([`>=${nextMajor}`]);
+    }
+  });
+});
