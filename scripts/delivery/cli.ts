@@ -20,11 +20,18 @@ import { loadConfig } from "../../config";
 import { colourState, colourStep, committedColours, environmentName } from "./blue-green";
 import { AwsCliEcr, findImage, parseRepositoryUrl, promoteImage } from "./ecr";
 import { DeliveryError, UsageError } from "./errors";
-import { driftObservation } from "./drift";
+import { planFolderObservation } from "./drift";
 import { gitHubContextFromEnv, GitHubClient } from "./github";
 import { checkReleaseTag, devImageTag, latestReleaseTag } from "./image-tags";
 import { readPlanDirectory } from "./plan-files";
 import { hasChanges, JOB_SUMMARY_BUDGET, renderPlanReport } from "./plan-report";
+import {
+  driftSummary,
+  processTools,
+  readStackReleases,
+  recoverReleases,
+  releaseDrift,
+} from "./releases";
 import { smokeTest } from "./smoke";
 import { syncTrackingIssue } from "./tracking-issue";
 
@@ -46,7 +53,14 @@ const USAGE = `usage: npm run delivery -- <command> [options]
   strategy      --env <env>            rolling or blue-green, from the committed configuration
   rollback      --env <env> --outputs <outputs.json> [--to blue|green]   flip the active colour back
   smoke         --url <http://host> [--commit <sha>] [--version <x.y.z>] [--deadline-seconds 600]
-  drift-issue   --plans <dir> --run-url <url> --commit <sha>
+  drift-issue   --plans <dir> --run-url <url> --commit <sha>   (reads <stack>.releases.json too)
+  recover-releases --env <env> [--outdir cdktf.out]
+                roll back (or uninstall) the stack's Helm releases a killed deploy left pending;
+                run before cdktf deploy <env>
+  release-drift --env <env> [--outdir cdktf.out] [--out <file.json>]
+                compare the live objects of the stack's Helm releases with their manifests
+                (recover-releases and release-drift run HELM_BIN / KUBECTL_BIN, default helm and
+                kubectl, against the cluster KUBECONFIG names)
   alert         --workflow <deploy-dev|release|shared|drift> --results "<needs.*.result ...>"
   upload-sarif  --file <report.sarif> --category <name> --ref <git ref> --commit <sha>
 `;
@@ -294,8 +308,8 @@ const commands: Record<
       commit: { type: "string" },
     },
     async run(o) {
-      const observation = driftObservation(
-        readPlanDirectory(str(o, "plans")),
+      const observation = planFolderObservation(
+        str(o, "plans"),
         str(o, "run-url"),
         str(o, "commit"),
       );
@@ -303,6 +317,26 @@ const commands: Record<
         await syncTrackingIssue(new GitHubClient(gitHubContextFromEnv(process.env)), observation),
       );
       out("drift", String(observation.state === "problem"));
+    },
+  },
+  "recover-releases": {
+    options: { env: { type: "string" }, outdir: { type: "string" } },
+    async run(o) {
+      const releases = readStackReleases(optional(o, "outdir") ?? "cdktf.out", str(o, "env"));
+      const results = await recoverReleases(releases, processTools(process.env), log);
+      out("recovered", String(results.filter((r) => r.recovered).length));
+    },
+  },
+  "release-drift": {
+    options: { env: { type: "string" }, outdir: { type: "string" }, out: { type: "string" } },
+    async run(o) {
+      const stack = str(o, "env");
+      const releases = readStackReleases(optional(o, "outdir") ?? "cdktf.out", stack);
+      const report = await releaseDrift(stack, releases, processTools(process.env), log);
+      const file = optional(o, "out");
+      if (file) writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+      log(driftSummary(report));
+      out("drifted", String(report.differences.length));
     },
   },
   alert: {

@@ -3,12 +3,17 @@
 #   <stack>.json       terraform show -json of the saved plan (for the report)
 #   <stack>.txt        terraform show of the saved plan (the full, human-readable plan)
 #   <stack>.error.log  the init or plan output when the stack failed to plan
+#   <stack>.releases.json  with RELEASE_DRIFT=1, for a stack with helm_release resources: the live
+#                      objects of its Helm releases compared with their manifests
+#                      (npm run delivery -- release-drift); a failed comparison goes to
+#                      <stack>.error.log like a failed plan
 # Every stack is attempted even when one fails; the exit status is 1 if any failed.
 #
 # usage: plan-stacks.sh [--skip-synth] <plan folder> [stack ...]   (default stacks: shared dev prod)
 #
 # Plans run with -lock=false: a plan writes no state, and the plan role may only read the state
-# bucket. The image tags come from IMAGE_TAG_DEV / IMAGE_TAG_PROD, as for a deploy.
+# bucket. The image tags come from IMAGE_TAG_DEV / IMAGE_TAG_PROD, as for a deploy. The release
+# comparison runs helm and kubectl (HELM_BIN / KUBECTL_BIN) against the cluster KUBECONFIG names.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,7 +51,7 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0
 
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-rm -f "$out"/*.json "$out"/*.txt "$out"/*.error.log
+rm -f "$out"/*.json "$out"/*.txt "$out"/*.error.log "$out"/*.release-drift.log
 
 if [ "$skip_synth" = false ]; then
   npm run --silent synth
@@ -74,5 +79,24 @@ for stack in "${stacks[@]}"; do
     echo "plan-stacks: $stack failed to plan (see $log)" >&2
   fi
   echo "::endgroup::"
+  # The Helm provider does not see a kubectl edit of a release's objects
+  # (hashicorp/terraform-provider-helm#372): compare them with the rendered manifests.
+  if [ "${RELEASE_DRIFT:-}" = "1" ] && grep -q '"helm_release"' "$dir/cdk.tf.json"; then
+    echo "::group::release-drift $stack"
+    drift_log="$out/$stack.release-drift.log"
+    if npm run --silent delivery -- release-drift --env "$stack" --out "$out/$stack.releases.json" 2>&1 |
+      tee "$drift_log"; then
+      rm -f "$drift_log"
+    else
+      {
+        echo "release-drift $stack failed: the live objects of its Helm releases were not compared."
+        tail -n 200 "$drift_log"
+      } >>"$log"
+      rm -f "$drift_log" "$out/$stack.releases.json"
+      failed=1
+      echo "plan-stacks: release-drift of $stack failed (see $log)" >&2
+    fi
+    echo "::endgroup::"
+  fi
 done
 exit "$failed"
