@@ -16,6 +16,14 @@ export const TOOLS = {
   motoServer: join(TOOLS_DIR, "venv", "bin", "moto_server"),
   terraformrc: join(TOOLS_DIR, "terraformrc"),
   terraformMirror: join(TOOLS_DIR, "tf-mirror"),
+  // `bash scripts/tools.sh --rehearsal`: the rehearsal's local control plane.
+  etcd: join(TOOLS_DIR, "bin", "etcd"),
+  kwok: join(TOOLS_DIR, "bin", "kwok"),
+  kwokStages: join(TOOLS_DIR, "k8s", "kwok-stages"),
+  kubeApiserver: join(TOOLS_DIR, "bin", "kube-apiserver"),
+  kubeControllerManager: join(TOOLS_DIR, "bin", "kube-controller-manager"),
+  kubeScheduler: join(TOOLS_DIR, "bin", "kube-scheduler"),
+  kubectl: join(TOOLS_DIR, "bin", "kubectl"),
 } as const;
 
 /** Returns the path of a tool, or throws naming the tool and how to get it. */

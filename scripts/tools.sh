@@ -10,16 +10,34 @@
 #   .tools/bin/actionlint     actionlint (from PATH, or built with Go)
 #   .tools/venv/              kubernetes-validate, checkov, moto[server] (pinned, from PyPI)
 #
+# With --rehearsal, also what `npm run rehearse` needs for its local control plane:
+#   .tools/bin/etcd           etcd (from PATH, else Debian's etcd-server when run as root)
+#   .tools/bin/kwok           kwok (go install), its stage definitions in .tools/k8s/kwok-stages/
+#   .tools/bin/kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+#                             built by scripts/rehearse/cluster/build-control-plane.sh (cached)
+#
 # Environment:
 #   TF_PLUGIN_MIRROR  colon-separated folders in registry layout
 #                     (registry.terraform.io/<namespace>/<name>/<version>/<os>_<arch>/) to mirror too
 #   TOOLS_DIR         where to install (default: <repo>/.tools)
 set -euo pipefail
 
+rehearsal=0
+for arg in "$@"; do
+  case "$arg" in
+    --rehearsal) rehearsal=1 ;;
+    *)
+      printf 'tools: unknown argument %s; allowed: --rehearsal\n' "$arg" >&2
+      exit 2
+      ;;
+  esac
+done
+
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="${TOOLS_DIR:-$repo_root/.tools}"
 bin_dir="$tools_dir/bin"
 HELM_VERSION="v3.19.0"
+KWOK_VERSION="v0.8.0"
 ACTIONLINT_VERSION="v1.7.12"
 MIN_TERRAFORM="1.10.0"
 requirements="$repo_root/scripts/requirements-tools.txt"
@@ -152,3 +170,50 @@ for tool in kubernetes-validate checkov moto_server; do
   [ -x "$venv/bin/$tool" ] || fail "$tool missing from $venv: delete $venv and run npm run tools again."
 done
 log "python tools: $("$venv/bin/pip" list --format=freeze 2>/dev/null | grep -iE '^(kubernetes-validate|checkov|moto)==' | tr '\n' ' ')"
+
+[ "$rehearsal" = 1 ] || exit 0
+
+# --- rehearsal: etcd ---------------------------------------------------------------------------
+if ! command -v etcd >/dev/null 2>&1; then
+  hint="etcd not found on PATH. Install etcd 3.4 or newer (Debian/Ubuntu: sudo apt-get install -y etcd-server; or https://etcd.io/docs/latest/install/)."
+  { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; } || fail "$hint"
+  log "installing etcd-server with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1 ||
+    { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1; } ||
+    fail "$hint (apt-get install etcd-server failed)"
+fi
+ln -sf "$(command -v etcd)" "$bin_dir/etcd"
+log "etcd $("$bin_dir/etcd" --version 2>/dev/null | sed -n 's/^etcd Version: //p')"
+
+# --- rehearsal: kwok and its stage definitions -------------------------------------------------
+kwok_dir="$tools_dir/k8s/kwok-$KWOK_VERSION"
+stages_dir="$tools_dir/k8s/kwok-stages"
+if [ ! -x "$kwok_dir/kwok" ] || ! ls "$stages_dir"/*.yaml >/dev/null 2>&1; then
+  command -v go >/dev/null 2>&1 || fail "go not found on PATH; it builds kwok $KWOK_VERSION. Install Go >= 1.26 (https://go.dev/doc/install)."
+  log "building kwok $KWOK_VERSION with Go"
+  mkdir -p "$kwok_dir"
+  (cd "$kwok_dir" && GOBIN="$kwok_dir" GOFLAGS="-buildvcs=false" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION") ||
+    fail "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION failed"
+  module_dir="$(cd "$kwok_dir" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -d "$module_dir" ] || fail "could not locate the kwok module's stage definitions (go mod download sigs.k8s.io/kwok@$KWOK_VERSION)"
+  rm -rf "$stages_dir"
+  mkdir -p "$stages_dir"
+  # kwok's own "fast" stages: nodes become Ready, pods run and become Ready at once.
+  for stage in node/fast pod/fast; do
+    for file in "$module_dir/kustomize/stage/$stage"/*.yaml; do
+      [ "$(basename "$file")" = kustomization.yaml ] && continue
+      cp "$file" "$stages_dir/${stage//\//-}-$(basename "$file")"
+    done
+  done
+fi
+ln -sf "$kwok_dir/kwok" "$bin_dir/kwok"
+log "kwok $KWOK_VERSION, $(find "$stages_dir" -name '*.yaml' | wc -l) stage definitions"
+
+# --- rehearsal: the control plane --------------------------------------------------------------
+cp_dir="$(TOOLS_DIR="$tools_dir" bash "$repo_root/scripts/rehearse/cluster/build-control-plane.sh" | tail -n1)"
+for bin in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  [ -x "$cp_dir/$bin" ] || fail "the control-plane build did not produce $bin in $cp_dir"
+  ln -sf "$cp_dir/$bin" "$bin_dir/$bin"
+done
+log "control plane: $("$bin_dir/kubectl" version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n1) in $cp_dir"

@@ -42,9 +42,10 @@ function recoveryProblems(wf: Json): { deploys: string[]; problems: string[] } {
       const where = `${id}.steps[${i}] (${String(step.name ?? "")})`;
       deploys.push(`${env}: ${where}`);
       const before = list[i - 1];
+      const unlock = `npm run --silent delivery -- recover-state --env ${env}`;
       const recover = `npm run --silent delivery -- recover-releases --env ${env}`;
-      if (!run(before).includes(recover)) {
-        problems.push(`${where}: the step before it does not run ${recover}`);
+      if (!run(before).includes(recover) || !run(before).includes(unlock)) {
+        problems.push(`${where}: the step before it does not run ${unlock} and ${recover}`);
         return;
       }
       if (
@@ -53,6 +54,7 @@ function recoveryProblems(wf: Json): { deploys: string[]; problems: string[] } {
           'export KUBECONFIG="$RUNNER_TEMP/kubeconfig"',
           "aws eks update-kubeconfig",
           '--kubeconfig "$KUBECONFIG"',
+          unlock,
           recover,
         ])
       ) {
@@ -88,7 +90,9 @@ describe("recover-releases before every deploy of dev and prod", () => {
     const at = deploySteps.findIndex((s) => DEPLOY.test(run(s)));
     deploySteps.splice(at - 1, 1);
     expect(recoveryProblems(missing).problems).toEqual([
-      expect.stringMatching(/does not run npm run --silent delivery -- recover-releases --env dev/),
+      expect.stringMatching(
+        /does not run npm run --silent delivery -- recover-state --env dev and npm run --silent delivery -- recover-releases --env dev/,
+      ),
     ]);
 
     const after = workflow("rollback.yml");

@@ -3,8 +3,9 @@
  * Results go to stdout as `key=value` lines (append them to `$GITHUB_OUTPUT` or `$GITHUB_ENV`);
  * progress and errors go to stderr. Exit codes: 0 success, 1 a failed check, 2 a usage error.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import {
@@ -29,10 +30,12 @@ import {
   driftSummary,
   processTools,
   readStackReleases,
+  stackFile,
   recoverReleases,
   releaseDrift,
 } from "./releases";
 import { smokeTest } from "./smoke";
+import { releaseStaleLock } from "./state-lock";
 import { syncTrackingIssue } from "./tracking-issue";
 
 type Options = Record<string, string | string[] | boolean | undefined>;
@@ -54,6 +57,7 @@ const USAGE = `usage: npm run delivery -- <command> [options]
   rollback      --env <env> --outputs <outputs.json> [--to blue|green]   flip the active colour back
   smoke         --url <http://host> [--commit <sha>] [--version <x.y.z>] [--deadline-seconds 600]
   drift-issue   --plans <dir> --run-url <url> --commit <sha>   (reads <stack>.releases.json too)
+  recover-state --env <env> [--outdir cdktf.out]   release a state lock a killed deploy left
   recover-releases --env <env> [--outdir cdktf.out]
                 roll back (or uninstall) the stack's Helm releases a killed deploy left pending;
                 run before cdktf deploy <env>
@@ -317,6 +321,20 @@ const commands: Record<
         await syncTrackingIssue(new GitHubClient(gitHubContextFromEnv(process.env)), observation),
       );
       out("drift", String(observation.state === "problem"));
+    },
+  },
+  "recover-state": {
+    options: { env: { type: "string" }, outdir: { type: "string" } },
+    async run(o) {
+      const dir = dirname(stackFile(optional(o, "outdir") ?? "cdktf.out", str(o, "env")));
+      if (!existsSync(dir)) {
+        throw new DeliveryError(`no synthesized stack in ${dir}: run \`npm run synth\` first.`);
+      }
+      const result = await releaseStaleLock(async (args) => {
+        const run = spawnSync("terraform", args, { cwd: dir, encoding: "utf8", env: process.env });
+        return { code: run.status ?? 1, output: `${run.stdout ?? ""}${run.stderr ?? ""}` };
+      }, log);
+      out("unlocked", String(result.released));
     },
   },
   "recover-releases": {

@@ -4,6 +4,7 @@ Usage: aws.py --endpoint URL --region REGION COMMAND [ARGS]
   inventory                 every resource the stacks can create, as JSON lists of ids per kind
   state-object BUCKET KEY   the state object's versioning and encryption, as JSON
   empty-bucket BUCKET       delete every object version and delete marker (before destroying it)
+  node-groups CLUSTER       the cluster's node groups as EKS describes them, with their subnets' zones
 """
 
 import argparse
@@ -134,11 +135,34 @@ def empty_bucket(c, bucket):
     return {"deleted": deleted}
 
 
+def node_groups(c, cluster):
+    eks, ec2 = c("eks"), c("ec2")
+    groups = []
+    for name in paginate(eks, "list_nodegroups", "nodegroups", clusterName=cluster):
+        ng = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
+        subnets = ng.get("subnets", [])
+        zones = sorted(
+            {s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]}
+        ) if subnets else []
+        groups.append(
+            {
+                "name": ng["nodegroupName"],
+                "labels": ng.get("labels", {}),
+                "taints": ng.get("taints", []),
+                "desiredSize": ng.get("scalingConfig", {}).get("desiredSize", 0),
+                "instanceTypes": ng.get("instanceTypes", []),
+                "capacityType": ng.get("capacityType", "ON_DEMAND"),
+                "zones": zones,
+            }
+        )
+    return sorted(groups, key=lambda g: g["name"])
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--region", required=True)
-    parser.add_argument("command", choices=["inventory", "state-object", "empty-bucket"])
+    parser.add_argument("command", choices=["inventory", "state-object", "empty-bucket", "node-groups"])
     parser.add_argument("args", nargs="*")
     ns = parser.parse_args(argv)
     c = clients(ns.endpoint, ns.region)
@@ -146,6 +170,8 @@ def main(argv):
         result = inventory(c)
     elif ns.command == "state-object":
         result = state_object(c, *ns.args)
+    elif ns.command == "node-groups":
+        result = node_groups(c, *ns.args)
     else:
         result = empty_bucket(c, *ns.args)
     json.dump(result, sys.stdout, indent=1, sort_keys=True)

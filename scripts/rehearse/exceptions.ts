@@ -84,6 +84,83 @@ export function parseExceptions(text: string, source = "emulator-exceptions.yaml
   return out;
 }
 
+/** A way the rehearsal differs from a real deploy that is not about one resource. */
+export interface RehearsalDifference {
+  /** Stable id the rehearsal's code names the difference by. */
+  readonly id: string;
+  /** What differs. */
+  readonly what: string;
+  /** Why, and what it means for what the rehearsal proves. */
+  readonly reason: string;
+}
+
+/** Parses the file's `differences` list; throws listing every problem. */
+export function parseDifferences(
+  text: string,
+  source = "emulator-exceptions.yaml",
+): RehearsalDifference[] {
+  const doc = parse(text) as unknown;
+  const list =
+    doc && typeof doc === "object" ? (doc as Record<string, unknown>).differences : undefined;
+  if (!Array.isArray(list)) throw new Error(`${source}: expected a top-level "differences" list`);
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const out = list.map((raw: unknown, i) => {
+    const entry = (raw ?? {}) as Record<string, unknown>;
+    const where = `${source}: differences[${i}]`;
+    for (const key of Object.keys(entry)) {
+      if (!["id", "what", "reason"].includes(key)) {
+        problems.push(`${where}.${key}: unknown key; allowed: id, what, reason`);
+      }
+    }
+    for (const field of ["id", "what", "reason"] as const) {
+      if (typeof entry[field] !== "string" || (entry[field] as string).trim() === "") {
+        problems.push(`${where}.${field}: required, a non-empty string`);
+      }
+    }
+    const id = String(entry.id);
+    if (!/^[a-z][a-z0-9-]*$/.test(id)) problems.push(`${where}.id: kebab-case, got ${id}`);
+    if (seen.has(id)) problems.push(`${where}.id: ${id} is listed twice`);
+    seen.add(id);
+    const text = (v: unknown) => String(v).trim().replace(/\s+/g, " ");
+    return { id, what: text(entry.what), reason: text(entry.reason) };
+  });
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  return out;
+}
+
+/**
+ * The differences the rehearsal may use. Code names a difference before relying on it, so a
+ * difference that the file does not list and explain cannot exist; {@link unused} finds entries
+ * the code no longer needs.
+ */
+export class Differences {
+  private readonly used = new Set<string>();
+
+  constructor(readonly list: readonly RehearsalDifference[]) {}
+
+  static load(file = EXCEPTIONS_FILE): Differences {
+    return new Differences(parseDifferences(readFileSync(file, "utf8"), file));
+  }
+
+  /** The listed difference `id`; throws if the file does not list it. */
+  use(id: string): RehearsalDifference {
+    const found = this.list.find((d) => d.id === id);
+    if (!found) {
+      throw new Error(
+        `the rehearsal relies on a difference "${id}" that rehearse/emulator-exceptions.yaml does not list: add it with its reason`,
+      );
+    }
+    this.used.add(id);
+    return found;
+  }
+
+  /** Listed differences no code named. */
+  unused(): RehearsalDifference[] {
+    return this.list.filter((d) => !this.used.has(d.id));
+  }
+}
+
 /** Reads the exceptions file. */
 export function loadExceptions(file = EXCEPTIONS_FILE): EmulatorException[] {
   return parseExceptions(readFileSync(file, "utf8"), file);

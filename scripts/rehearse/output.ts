@@ -3,11 +3,10 @@
  * message), the state-lock error, and the progress noise of cdktf's terminal UI.
  */
 
-/** Removes ANSI colour and cursor sequences. */
-export function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b\][^\u0007]*\u0007|\r/g, "");
-}
+import { stripAnsi } from "../delivery/text";
+
+export { stripAnsi } from "../delivery/text";
+export { parseLockError, type LockError } from "../delivery/state-lock";
 
 /** cdktf's progress lines (spinner frames, stack counters), which carry no information. */
 function isProgress(line: string): boolean {
@@ -66,20 +65,4 @@ export function failureMessage(output: string, stacks: readonly string[] = [], t
   if (blocks.length > 0) return blocks.join("\n\n");
   const lines = plainLines(output, stacks).filter((l) => l.trim() !== "");
   return lines.slice(-tail).join("\n");
-}
-
-/** The lock holder terraform reports when it cannot acquire a state lock. */
-export interface LockError {
-  readonly id?: string;
-  readonly path?: string;
-  readonly operation?: string;
-  readonly who?: string;
-}
-
-/** Parses terraform's "Error acquiring the state lock" block; undefined when there is none. */
-export function parseLockError(output: string): LockError | undefined {
-  const text = stripAnsi(output).replace(/^\s*│\s?/gm, "");
-  if (!/Error acquiring the state lock/.test(text)) return undefined;
-  const field = (name: string) => text.match(new RegExp(`^\\s*${name}:\\s*(.+)$`, "m"))?.[1].trim();
-  return { id: field("ID"), path: field("Path"), operation: field("Operation"), who: field("Who") };
 }

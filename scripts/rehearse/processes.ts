@@ -4,6 +4,7 @@
  * clean-up step is released on each exit path: success, failure, SIGINT and SIGTERM.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { CleanupStack, killGroup, stopGroup, type GroupKiller } from "../process-group";
 
 export { CleanupStack, stopGroup, type Cleanup, type GroupKiller } from "../process-group";
@@ -89,12 +90,21 @@ export class Children {
 
   /** Runs a command to completion, collecting its output. */
   run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = this.spawn(command, args, {
-        cwd: options.cwd,
-        env: options.env,
-        stdio: ["pipe", "pipe", "pipe"],
-      });
+    return this.start(command, args, options).result;
+  }
+
+  /** Starts a command and collects its output; `child` is there to signal it. */
+  start(
+    command: string,
+    args: readonly string[],
+    options: RunOptions = {},
+  ): { child: ChildProcess; result: Promise<RunResult> } {
+    const child = this.spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const result = new Promise<RunResult>((resolve, reject) => {
       let output = "";
       let stdout = "";
       let stderr = "";
@@ -110,6 +120,8 @@ export class Children {
         output += s;
         options.onOutput?.(s);
       });
+      // A command may exit before reading its input; that shows in its status, not as EPIPE.
+      child.stdin?.on("error", () => undefined);
       child.stdin?.end(options.input ?? "");
       const timer =
         options.timeoutMs === undefined
@@ -124,5 +136,91 @@ export class Children {
         resolve({ code, signal, output, stdout, stderr });
       });
     });
+    return { child, result };
+  }
+}
+
+/** A failure the user can act on; printed without a stack trace. */
+export class RehearsalError extends Error {
+  override name = "RehearsalError";
+}
+
+/** Thrown by a {@link waitFor} probe to stop waiting at once (the thing waited for cannot happen). */
+export class StopWaiting extends RehearsalError {
+  override name = "StopWaiting";
+}
+
+/** A long-running process whose output goes to a log file. */
+export interface Service {
+  readonly name: string;
+  readonly logFile: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a long-running process in its own process group, logging to `logFile`, and registers its
+ * stop (SIGTERM, then SIGKILL after `graceMs`) as a clean-up step.
+ */
+export function startService(
+  cleanup: CleanupStack,
+  name: string,
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  options: { env?: NodeJS.ProcessEnv; graceMs?: number } = {},
+): Service {
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: options.env ?? process.env,
+    detached: true,
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.once("error", (error) => {
+      log.write(`\n${name}: ${String(error)}\n`);
+      resolve(null);
+    });
+  });
+  const graceMs = options.graceMs ?? 10_000;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await stopGroup(child, graceMs);
+      await new Promise<void>((resolve) => log.end(resolve));
+    })();
+    return stopping;
+  };
+  cleanup.add(name, stop);
+  return { name, logFile, child, exited, stop };
+}
+
+/** Polls `probe` every `intervalMs` until it returns a value or `timeoutMs` passes. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (error instanceof StopWaiting) throw error;
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const reason = last instanceof Error ? `: ${last.message}` : "";
+      throw new RehearsalError(`timed out after ${timeoutMs / 1000}s waiting for ${what}${reason}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

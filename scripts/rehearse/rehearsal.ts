@@ -1,19 +1,27 @@
 /**
- * The AWS rehearsal: deploy `bootstrap` and `shared` for real against moto's server mode through
- * `cdktf deploy`, check the S3 state (versioned, encrypted with the bootstrap key, locked while an
- * apply runs), re-plan clean, plan `dev` where its providers exist, destroy, and ask the emulator
- * that nothing is left. Works in a temporary folder: the user's `cdktf.out/` is never touched.
+ * The rehearsal: the whole platform deployed with the project's own commands, in the order the
+ * workflows run them, against local stand-ins. `bootstrap` and `shared` go to moto's server mode
+ * through `cdktf deploy` (S3 state versioned, encrypted with the bootstrap key, locked while an
+ * apply runs); a local control plane gets kwok nodes from shared's node groups; `dev` and `prod` go
+ * through `cdktf deploy` with the real helm and kubernetes providers (platform.ts); then everything
+ * is destroyed in reverse order and the emulator and the cluster are asked that nothing is left.
+ * Works in a copy of the repository in a temporary folder: the user's tree is never touched.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, TOOLS, terraformEnv, tool } from "../toolchain";
+import { REPO_ROOT, TOOLS, TOOLS_DIR, terraformEnv, tool } from "../toolchain";
+import { rehearsalBinaries, startLocalCluster } from "./cluster/start";
+import { DeliveryCommands } from "./delivery";
 import { startEmulator, motoReady, type Emulator } from "./emulator";
-import { listBlocks, loadExceptions, plannedChanges, pruneStack } from "./exceptions";
+import { Differences, listBlocks, loadExceptions, plannedChanges, pruneStack } from "./exceptions";
 import { failureMessage, parseLockError, plainLines } from "./output";
 import { Children, CleanupStack, freePort, stopGroup, type RunResult } from "./processes";
+import { rehearsePlatform } from "./platform";
 import { Steps } from "./steps";
-import { emulatorProcessEnv, resolveEmulatorConfig } from "./target";
+import { emulatorProcessEnv, localClusterVars, resolveEmulatorConfig } from "./target";
+import { Workspace } from "./workspace";
 
 /** Options of one rehearsal run. */
 export interface RehearsalOptions {
@@ -29,6 +37,8 @@ export interface RehearsalOptions {
 }
 
 const CDKTF = join(REPO_ROOT, "node_modules", ".bin", "cdktf");
+/** The environments, deployed after shared and destroyed before it. */
+const ENVIRONMENT_STACKS = ["dev", "prod"] as const;
 const PYTHON = join(TOOLS.motoServer, "..", "python");
 const AWS_HELPER = join(__dirname, "aws.py");
 const STACKS = ["bootstrap", "shared"] as const;
@@ -58,13 +68,6 @@ export function planDetail(planText: string, maxLines = 80): string {
     : body.join("\n");
 }
 
-/** Whether the toolchain's provider mirror holds the providers `dev` and `prod` need. */
-export function k8sProvidersMirrored(mirror = TOOLS.terraformMirror): boolean {
-  return ["helm", "kubernetes"].every((name) =>
-    existsSync(join(mirror, "registry.terraform.io", "hashicorp", name)),
-  );
-}
-
 /** Runs the rehearsal; resolves on success, rejects with a {@link StepFailure}. */
 export async function rehearse(
   options: RehearsalOptions,
@@ -76,9 +79,29 @@ export async function rehearse(
   const workdir = mkdtempSync(join(tmpdir(), "rehearse-"));
   if (options.keep) print(`working folder (kept): ${workdir}`);
   else cleanup.add(`folder ${workdir}`, () => rmSync(workdir, { recursive: true, force: true }));
-  const outdir = join(workdir, "cdktf.out");
+  const outdir = join(workdir, "aws.out");
   const exceptions = loadExceptions(options.exceptionsFile);
+  const differences = Differences.load(options.exceptionsFile);
   const stream = options.verbose ? (chunk: string) => process.stdout.write(chunk) : undefined;
+
+  await steps.run(
+    "tools (npm run tools -- --rehearsal)",
+    async () => {
+      rehearsalBinaries();
+      return "etcd, kwok, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, helm in .tools/";
+    },
+    (s) => s,
+  );
+  const ws = await steps.run(
+    "checkout (a copy of the repository's files)",
+    async () => {
+      const dir = join(workdir, "checkout");
+      mkdirSync(dir, { recursive: true });
+      differences.use("workspace-copy");
+      return Workspace.create(REPO_ROOT, dir);
+    },
+    (w) => w.dir,
+  );
 
   const emulator: Emulator = await steps.run(
     "start the emulator",
@@ -97,6 +120,7 @@ export async function rehearse(
     (e) => `moto_server on ${e.endpointUrl} (pid ${e.pid})`,
   );
 
+  differences.use("emulator-target");
   const config = resolveEmulatorConfig(process.env, emulator.endpointUrl);
   const { region, stateBucket } = config.shared;
   const env = emulatorProcessEnv(terraformEnv(), emulator.endpointUrl);
@@ -132,7 +156,7 @@ export async function rehearse(
     return result;
   };
   const cdktf = (args: string[]) =>
-    mustRun(CDKTF, [...args, "--output", outdir, "--no-color"], REPO_ROOT);
+    mustRun(CDKTF, [...args, "--output", outdir, "--no-color"], ws.dir);
   const stackDir = (stack: string) => join(outdir, "stacks", stack);
   const readStack = (stack: string) =>
     JSON.parse(readFileSync(join(stackDir(stack), "cdk.tf.json"), "utf8")) as Record<
@@ -368,23 +392,116 @@ export async function rehearse(
 
   await replan("shared");
 
-  await steps.run(
-    "plan dev against the emulated shared state",
-    async () => {
-      if (!k8sProvidersMirrored()) {
-        return "skipped: dev and prod need the helm and kubernetes providers, which are not installable on this machine; with TF_PLUGIN_MIRROR naming a mirror that has them (then `npm run tools`), this step plans dev";
-      }
-      await mustRun("terraform", ["init", "-input=false", "-no-color"], stackDir("dev"));
-      const plan = await mustRun(
-        "terraform",
-        ["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false"],
-        stackDir("dev"),
-      );
-      const line = plainLines(plan.output).find((l) => /^Plan:|No changes/.test(l.trim()));
-      return line?.trim() ?? "planned";
-    },
-    (s) => s,
+  const sharedOutputs = JSON.parse(
+    (await mustRun("terraform", ["output", "-json"], stackDir("shared"))).stdout,
+  ) as Record<string, { value: unknown }>;
+  const clusterName = String(sharedOutputs.cluster_name?.value ?? "");
+  differences.use("kwok-nodes");
+  differences.use("fake-load-balancer");
+  const cluster = await startLocalCluster({
+    steps,
+    children,
+    cleanup,
+    workdir,
+    region,
+    describeNodeGroups: () => aws("node-groups", clusterName),
+  });
+  differences.use("local-cluster-target");
+  const platformEnv: NodeJS.ProcessEnv = {
+    ...tfEnv(localClusterVars(cluster.kubeconfig)),
+    ...cluster.env,
+    PATH: `${join(TOOLS_DIR, "bin")}:${process.env.PATH ?? ""}`,
+  };
+  // cdktf's provider lock asks the registry for every platform's checksums; the mirror here holds
+  // one platform, built from source, whose checksums are not the registry's.
+  differences.use("provider-lock");
+  const commands = new DeliveryCommands(
+    children,
+    ws,
+    platformEnv,
+    [...STACKS, ...ENVIRONMENT_STACKS],
+    ["--skip-provider-lock"],
+    stream,
   );
+  const commits = recentCommits();
+  const appVersion = config.appVersion;
+  let platformFailure: unknown;
+  try {
+    await rehearsePlatform({
+      steps,
+      ws,
+      commands,
+      cluster,
+      commits,
+      appVersion,
+      differences,
+      print,
+    });
+  } catch (error) {
+    platformFailure = error;
+    print(
+      `\nrehearse: ${error instanceof Error ? error.message : String(error)}\nrehearse: destroying what was deployed`,
+    );
+  }
+
+  // Destroy in reverse order, also after a failure, so the emulator and the cluster end empty.
+  const destroyFailures: unknown[] = [];
+  const afterFailure = async (run: () => Promise<unknown>) => {
+    try {
+      await run();
+    } catch (error) {
+      if (!platformFailure) throw error;
+      destroyFailures.push(error);
+    }
+  };
+  for (const stack of [...ENVIRONMENT_STACKS].reverse()) {
+    await afterFailure(() =>
+      steps.run(
+        `destroy ${stack} (cdktf destroy)`,
+        async () => {
+          const result = await commands.cdktf(
+            ["destroy", stack, "--auto-approve", "--ignore-missing-stack-dependencies"],
+            { IMAGE_TAG_DEV: `sha-${commits[0]}` },
+          );
+          if (result.code !== 0) {
+            throw new Error(
+              `cdktf destroy ${stack} exited with ${result.code}:\n${failureMessage(result.output, [...STACKS, ...ENVIRONMENT_STACKS])}`,
+            );
+          }
+          const summary = plainLines(result.output, [...STACKS, ...ENVIRONMENT_STACKS])
+            .map((l) => l.trim())
+            .find((l) => /^Destroy complete!/.test(l));
+          return summary ?? "destroyed";
+        },
+        (s) => s,
+      ),
+    );
+  }
+  await afterFailure(() =>
+    steps.run(
+      "no namespace of ours is left in the cluster",
+      async () => {
+        const left = await cluster.clients.getList(
+          "namespaces",
+          undefined,
+          "app.kubernetes.io/part-of=api",
+        );
+        const names = left.items
+          .filter((n) => n.status?.phase !== "Terminating")
+          .map((n) => n.metadata.name);
+        if (names.length > 0) throw new Error(`left after destroy: ${names.join(", ")}`);
+        return `${left.items.length} terminating, none active`;
+      },
+      (s) => s,
+    ),
+  );
+  if (platformFailure) throw platformFailure;
+  const unused = differences.unused();
+  if (unused.length > 0) {
+    throw new Error(
+      `rehearse/emulator-exceptions.yaml lists differences the rehearsal no longer has: ${unused.map((d) => d.id).join(", ")}`,
+    );
+  }
 
   await steps.run("destroy shared (cdktf destroy)", async () => {
     await cdktf([
@@ -393,7 +510,7 @@ export async function rehearse(
       "--auto-approve",
       "--skip-synth",
       "--disable-plugin-cache-env",
-      // dev and prod read shared's outputs but were never deployed here.
+      // dev and prod (destroyed above) read shared's outputs; this output folder has only shared.
       "--ignore-missing-stack-dependencies",
     ]);
   });
@@ -424,4 +541,12 @@ export async function rehearse(
   );
 
   return steps;
+}
+
+/** The two newest commits (for `sha-<commit>` tags); a shallow clone repeats the one it has. */
+function recentCommits(): [string, string] {
+  const out = execFileSync("git", ["log", "-2", "--format=%H"], { cwd: REPO_ROOT }).toString();
+  const [head, previous] = out.trim().split("\n");
+  if (!head) throw new Error("git log found no commit");
+  return [head, previous ?? head];
 }

@@ -63,6 +63,11 @@ export class Steps {
     }
   }
 
+  /** Prints an indented line under the running step. */
+  note(line: string): void {
+    this.print(`  ${line}`);
+  }
+
   /** The time table printed at the end. */
   summary(): string {
     const width = Math.max(...this.records.map((r) => r.name.length), 4);

@@ -23,10 +23,27 @@ export function emulatorProcessEnv(
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(base)) {
-    if (key.startsWith("AWS_") || key === DEPLOY_TARGET || key === EMULATOR_ENDPOINT) continue;
+    if (
+      key.startsWith("AWS_") ||
+      key === DEPLOY_TARGET ||
+      key === EMULATOR_ENDPOINT ||
+      key === CONFIG_ENV_VARS.clusterTarget ||
+      key === CONFIG_ENV_VARS.localKubeconfig ||
+      key === "KUBECONFIG"
+    ) {
+      continue;
+    }
     env[key] = value;
   }
   return { ...env, AWS_EC2_METADATA_DISABLED: "true", ...emulatorTargetVars(endpointUrl) };
+}
+
+/** The configuration variables that point the environments' providers at a local API server. */
+export function localClusterVars(kubeconfig: string): Record<string, string> {
+  return {
+    [CONFIG_ENV_VARS.clusterTarget]: "local",
+    [CONFIG_ENV_VARS.localKubeconfig]: kubeconfig,
+  };
 }
 
 const DEPLOY_TARGET = CONFIG_ENV_VARS.target;

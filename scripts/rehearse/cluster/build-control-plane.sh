@@ -11,7 +11,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$here/../.." && pwd)"
+repo_root="$(cd "$here/../../.." && pwd)"
 tools_dir="${TOOLS_DIR:-$repo_root/.tools}"
 module_dir="$here/control-plane"
 K8S_VERSION="v1.37.2"

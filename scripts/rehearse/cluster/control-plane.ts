@@ -8,15 +8,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import {
+  CleanupStack,
   freePort,
   RehearsalError,
-  startService,
+  startService as startTracked,
   StopWaiting,
   waitFor,
   type Service,
-} from "./processes";
+} from "../processes";
 
-/** Where every binary lives (see `tools.ts`). */
+/** Where every binary lives (`bash scripts/tools.sh --rehearsal` installs them). */
 export interface Binaries {
   readonly etcd: string;
   readonly kubeApiserver: string;
@@ -374,7 +375,15 @@ async function startAll(
   layout: ControlPlaneLayout,
   step: Timed,
   state: { starting: boolean },
+  cleanup: CleanupStack,
 ): Promise<ControlPlane> {
+  const startService = (
+    name: string,
+    command: string,
+    args: readonly string[],
+    logFile: string,
+    options: { env?: NodeJS.ProcessEnv } = {},
+  ): Service => startTracked(cleanup, name, command, args, logFile, options);
   mkdirSync(layout.certDir, { recursive: true });
   mkdirSync(layout.etcdDataDir, { recursive: true });
   writeCredentials(layout);
@@ -484,10 +493,11 @@ export async function startControlPlane(
   bin: Binaries,
   layout: ControlPlaneLayout,
   step: Timed,
+  cleanup: CleanupStack,
 ): Promise<ControlPlane> {
   const state = { starting: true };
   try {
-    return await startAll(bin, layout, step, state);
+    return await startAll(bin, layout, step, state, cleanup);
   } finally {
     state.starting = false;
   }

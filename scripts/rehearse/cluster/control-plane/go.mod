@@ -1,7 +1,7 @@
 // Wrapper module: builds the Kubernetes control-plane binaries used by the local rehearsal.
 // k8s.io/kubernetes replaces its k8s.io/* staging modules with local folders, so it cannot be
 // installed directly; this module pins every staging module to the matching published version.
-module eks-api-platform/k8s-rehearsal/control-plane
+module eks-api-platform/rehearse/control-plane
 
 go 1.26.0
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { failedReadyzChecks } from "../../scripts/k8s-rehearsal/lib/control-plane";
+import { failedReadyzChecks } from "../../scripts/rehearse/cluster/control-plane";
 import {
   distinctNodeLabel,
   dryRunManifests,
@@ -13,7 +13,7 @@ import {
   workloadPods,
   type KubeItem,
   type KubeList,
-} from "../../scripts/k8s-rehearsal/lib/readiness";
+} from "../../scripts/rehearse/cluster/readiness";
 
 function node(
   name: string,

@@ -1,20 +1,38 @@
 /** kubectl and helm against the rehearsal's control plane. */
-import { RehearsalError, run, type RunResult } from "./processes";
+import { RehearsalError, type Children } from "../processes";
 import type { KubeItem } from "./readiness";
+
+/** The outcome of a finished command (`status` 0 is success). */
+export interface KubeResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 export class Clients {
   constructor(
+    readonly children: Children,
     readonly kubectlPath: string,
     readonly helmPath: string,
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  kubectl(args: readonly string[], input?: string): Promise<RunResult> {
-    return run(this.kubectlPath, args, { env: this.env, input, timeoutMs: 120_000 });
+  private async exec(
+    command: string,
+    args: readonly string[],
+    input: string | undefined,
+    timeoutMs: number,
+  ): Promise<KubeResult> {
+    const res = await this.children.run(command, args, { env: this.env, input, timeoutMs });
+    return { status: res.code ?? 128, stdout: res.stdout, stderr: res.stderr };
   }
 
-  helm(args: readonly string[]): Promise<RunResult> {
-    return run(this.helmPath, args, { env: this.env, timeoutMs: 20 * 60_000 });
+  kubectl(args: readonly string[], input?: string): Promise<KubeResult> {
+    return this.exec(this.kubectlPath, args, input, 120_000);
+  }
+
+  helm(args: readonly string[]): Promise<KubeResult> {
+    return this.exec(this.helmPath, args, undefined, 20 * 60_000);
   }
 
   /** kubectl that must succeed; the error names the command and quotes the server. */
@@ -26,7 +44,7 @@ export class Clients {
     return res.stdout;
   }
 
-  async helmOk(args: readonly string[]): Promise<RunResult> {
+  async helmOk(args: readonly string[]): Promise<KubeResult> {
     const res = await this.helm(args);
     if (res.status !== 0) {
       throw new RehearsalError(

@@ -10,7 +10,7 @@ import {
   planLayout,
   schedulerArgs,
   tokenFileContents,
-} from "../../scripts/k8s-rehearsal/lib/control-plane";
+} from "../../scripts/rehearse/cluster/control-plane";
 
 function flag(args: readonly string[], name: string): string | undefined {
   return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

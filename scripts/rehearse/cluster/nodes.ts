@@ -1,9 +1,39 @@
 /**
- * Fake nodes for kwok, one per desired node of every `aws_eks_node_group` in the shared stack,
- * labelled as EKS labels managed nodes, spread round-robin across the node groups' zones.
+ * Fake nodes for kwok, one per desired node of every node group the shared stack created (as the
+ * emulator's EKS API describes them), labelled as EKS labels managed nodes, spread round-robin
+ * across the node groups' zones.
  */
 import { KWOK_NODE_ANNOTATION } from "./control-plane";
-import type { NodeGroup } from "./stack";
+
+/** A node group as `eks:DescribeNodegroup` returns it, reduced to what the nodes need. */
+export interface NodeGroup {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Kubernetes taints (effect already `NoSchedule`, ...). */
+  readonly taints: readonly { key: string; value?: string; effect: string }[];
+  readonly desiredSize: number;
+  readonly instanceTypes: readonly string[];
+  readonly capacityType: string;
+  /** Availability zones of the node group's subnets. */
+  readonly zones: readonly string[];
+}
+
+const TAINT_EFFECTS: Readonly<Record<string, string>> = {
+  NO_SCHEDULE: "NoSchedule",
+  NO_EXECUTE: "NoExecute",
+  PREFER_NO_SCHEDULE: "PreferNoSchedule",
+};
+
+/** EKS's taint effect (`NO_SCHEDULE`) as Kubernetes spells it (`NoSchedule`). */
+export function taintEffect(eksEffect: string): string {
+  const effect = TAINT_EFFECTS[eksEffect];
+  if (!effect) {
+    throw new Error(
+      `unknown EKS taint effect ${JSON.stringify(eksEffect)}; allowed: ${Object.keys(TAINT_EFFECTS).join(", ")}`,
+    );
+  }
+  return effect;
+}
 
 /** Capacity of common instance types (vCPU, memory, the VPC CNI's max pods without prefixes). */
 export const INSTANCE_CAPACITY: Readonly<
@@ -34,14 +64,18 @@ export function capacityOf(instanceType: string | undefined): {
   return { ...(known ?? FALLBACK_CAPACITY), known: known !== undefined };
 }
 
-/** Node manifests for every node group, `desiredSize` nodes each, zones assigned round-robin. */
+/**
+ * Node manifests for every node group, `desiredSize` nodes each, over the group's own zones
+ * round-robin.
+ */
 export function nodeManifests(
   groups: readonly NodeGroup[],
-  zones: readonly string[],
   region: string,
 ): Record<string, unknown>[] {
   const nodes: Record<string, unknown>[] = [];
   for (const group of groups) {
+    if (group.zones.length === 0) throw new Error(`node group ${group.name} has no subnets`);
+    const zones = [...group.zones].sort();
     for (let i = 0; i < group.desiredSize; i++) {
       const zone = zones[i % zones.length]!;
       const instanceType = group.instanceTypes[i % Math.max(group.instanceTypes.length, 1)];
