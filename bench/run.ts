@@ -8,6 +8,8 @@
  * - npm test: wall time of the README's test command, target <= 60 s on two cores
  *   (skip with --skip-npm-test).
  * - api: the API against a raw node:http server (bench/api.ts).
+ * - deploy: `cdktf deploy dev` with no customers and with 20, on the rehearsal's stand-ins
+ *   (bench/deploy.ts; skip with --skip-deploy).
  *
  * BENCH_RUNS sets the runs per side (default 5).
  */
@@ -88,4 +90,12 @@ if (!args.has("--skip-api") && existsSync(join(ROOT, "bench", "api.ts"))) {
     stdio: "inherit",
   });
   if (api.status !== 0) process.exit(api.status ?? 1);
+}
+if (!args.has("--skip-deploy")) {
+  // Needs `npm run tools -- --rehearsal` (the rehearsal's stand-ins); several minutes.
+  const deploy = spawnSync("npx", ["tsx", join(ROOT, "bench", "deploy.ts")], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  if (deploy.status !== 0) process.exit(deploy.status ?? 1);
 }

@@ -11,6 +11,7 @@ import type { Clients } from "./cluster/kube";
 import { podReady, workloadPods, type KubeItem } from "./cluster/readiness";
 import type { LocalCluster } from "./cluster/start";
 import { DeliveryCommands, type DeployResult, type Vars } from "./delivery";
+import { planFolderObservation } from "../delivery/drift";
 import type { Differences } from "./exceptions";
 import { errorBlocks } from "./output";
 import { waitFor } from "./processes";
@@ -27,6 +28,8 @@ export interface PlatformContext {
   readonly commits: readonly [string, string];
   /** The API's version (`api/package.json`). */
   readonly appVersion: string;
+  /** prod's own checkout and commands, so that its flows run beside dev's. */
+  readonly prodCheckout?: { readonly ws: Workspace; readonly commands: DeliveryCommands };
   /** The listed differences from a real deploy; each is named before it is relied on. */
   readonly differences: Differences;
   readonly print: (line: string) => void;
@@ -35,7 +38,7 @@ export interface PlatformContext {
 /** The node label that ties a node group to its environment. */
 const ENV_LABEL = "workload-env";
 /** The failure rehearsals' release timeout: long enough to sample, short enough for CI. */
-const FAILURE_TIMEOUT_SECONDS = 20;
+const FAILURE_TIMEOUT_SECONDS = 60;
 /** A customer the rehearsal adds and removes, as a developer would in `config/settings.ts`. */
 const CUSTOMER = { id: "rehearsal-co", displayName: "Rehearsal Co" };
 
@@ -213,69 +216,78 @@ function sampleServing(k: Clients, ns: string, want: number) {
           `the serving colour was short of Ready pods in ${short.length} of ${samples.length} samples (${JSON.stringify(short.slice(0, 5))}); errors: ${errors.slice(0, 3).join("; ")}`,
         );
       }
-      const colours = [...new Set(samples.map((s) => s.colour))].join(" then ");
+      const colours = samples
+        .map((s) => s.colour)
+        .filter((c, i, all) => i === 0 || all[i - 1] !== c)
+        .join(" then ");
       return `${samples.length} samples, serving ${colours}, at least ${want} Ready pods in each`;
     },
   };
 }
 
-/** Runs the whole platform phase. */
+/** Awaits both; rethrows the first failure only once both have finished. */
+async function both(a: Promise<void>, b: Promise<void>): Promise<void> {
+  const results = await Promise.allSettled([a, b]);
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+}
+
+/**
+ * Runs the whole platform phase. dev and prod are separate workspaces with separate state, as
+ * their workflows are, so their flows run side by side, each in its own checkout.
+ */
 export async function rehearsePlatform(ctx: PlatformContext): Promise<void> {
   const { steps, cluster } = ctx;
   const k = cluster.clients;
   const [head, previous] = ctx.commits;
   const devVars = (commit: string): Vars => ({ IMAGE_TAG_DEV: `sha-${commit}`, GIT_SHA: commit });
+  const prod: PlatformContext = { ...ctx, ...ctx.prodCheckout };
 
-  // --- first deploys ----------------------------------------------------------------------------
-  await steps.run(
-    "deploy dev (cdktf deploy, helm and kubernetes providers)",
-    async () => note(await deployClean(ctx, "dev", devVars(previous))),
-    (s) => s,
-  );
-  await steps.run(
-    "dev: the release runs",
-    () => checkRelease(ctx, "dev", "api-dev", "api", `sha-${previous}`),
-    (s) => s,
-  );
-  await steps.run(
-    "deploy prod (cdktf deploy, both colours)",
-    async () => note(await deployClean(ctx, "prod", {})),
-    (s) => s,
-  );
-  await steps.run(
-    "prod: both colours run, the stable Service selects the committed one",
-    async () => {
-      const lines = [
-        await checkRelease(ctx, "prod", "api-prod", "api-blue"),
-        await checkRelease(ctx, "prod", "api-prod", "api-green"),
-      ];
-      lines.push(`api-live selects ${await servingColour(k, "api-prod")}`);
-      return lines.join("; ");
-    },
-    (s) => s,
-  );
+  const devFlows = async () => {
+    await steps.run(
+      "deploy dev (cdktf deploy, helm and kubernetes providers)",
+      async () => note(await deployClean(ctx, "dev", devVars(previous))),
+      (s) => s,
+    );
+    await steps.run(
+      "dev: the release runs",
+      () => checkRelease(ctx, "dev", "api-dev", "api", `sha-${previous}`),
+      (s) => s,
+    );
+    await steps.run(
+      "deploy-dev: a new sha-<commit> tag rolls dev",
+      async () => {
+        const result = await deployClean(ctx, "dev", devVars(head));
+        return `${note(result)}; ${await checkRelease(ctx, "dev", "api-dev", "api", `sha-${head}`)}`;
+      },
+      (s) => s,
+    );
+    await rehearseCustomers(ctx, devVars(head));
+    await rehearseFailures(ctx, devVars, head);
+    await rehearseDrift(ctx, devVars(head));
+  };
 
-  // --- deploy-dev: a new commit on main ---------------------------------------------------------
-  await steps.run(
-    "deploy-dev: a new sha-<commit> tag rolls dev",
-    async () => {
-      const result = await deployClean(ctx, "dev", devVars(head));
-      return `${note(result)}; ${await checkRelease(ctx, "dev", "api-dev", "api", `sha-${head}`)}`;
-    },
-    (s) => s,
-  );
+  const prodFlows = async () => {
+    await steps.run(
+      "deploy prod (cdktf deploy, both colours)",
+      async () => note(await deployClean(prod, "prod", {})),
+      (s) => s,
+    );
+    await steps.run(
+      "prod: both colours run, the stable Service selects the committed one",
+      async () => {
+        const lines = [
+          await checkRelease(prod, "prod", "api-prod", "api-blue"),
+          await checkRelease(prod, "prod", "api-prod", "api-green"),
+        ];
+        lines.push(`api-live selects ${await servingColour(k, "api-prod")}`);
+        return lines.join("; ");
+      },
+      (s) => s,
+    );
+    await rehearseRelease(prod);
+  };
 
-  // --- release: prod blue/green, then rollback --------------------------------------------------
-  await rehearseRelease(ctx);
-
-  // --- customers --------------------------------------------------------------------------------
-  await rehearseCustomers(ctx, devVars(head));
-
-  // --- failures through terraform ---------------------------------------------------------------
-  await rehearseFailures(ctx, devVars, head);
-
-  // --- drift the helm provider does not see -----------------------------------------------------
-  await rehearseDrift(ctx, devVars(head));
+  await both(devFlows(), prodFlows());
 }
 
 /** release.yml's blue/green steps, then rollback.yml, with the serving colour sampled throughout. */
@@ -324,6 +336,7 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
     await steps.run(
       "release 2/3: helm test of the idle colour",
       async () => {
+        ctx.differences.use("no-pod-logs");
         const release = vars.BLUE_GREEN_RELEASE ?? "";
         const test = await commands.run("helm", [
           "test",
@@ -331,8 +344,8 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
           "--namespace",
           "api-prod",
           "--timeout",
-          "2m",
-          "--logs",
+          "5m",
+          // The workflow adds --logs; no kubelet serves pod logs here (listed difference).
         ]);
         if (test.code !== 0) throw new Error(`helm test ${release} failed:\n${test.output.trim()}`);
         return `${release}: ${firstLine(test.stdout, /Phase:/) || "passed"} (the test pod is admitted and scheduled; kwok completes it)`;
@@ -661,6 +674,8 @@ async function rehearseFailures(
   );
 }
 
+const head = (vars: Vars) => vars.GIT_SHA ?? "unknown";
+
 /** A `kubectl edit` of a release's Deployment, found by the nightly drift path. */
 async function rehearseDrift(ctx: PlatformContext, vars: Vars): Promise<void> {
   const { steps, commands, ws } = ctx;
@@ -688,9 +703,18 @@ async function rehearseDrift(ctx: PlatformContext, vars: Vars): Promise<void> {
           RELEASE_DRIFT: "1",
         });
         const report = readFileSync(join(dir, "dev.releases.json"), "utf8");
-        if (!report.includes(edited))
+        if (!report.includes(edited)) {
           throw new Error(`the drift report does not show the edited image:\n${report}`);
-        return `terraform plan alone: ${plain.length === 0 ? "no changes (the helm provider does not see it)" : plain.join(", ")}; release-drift: ${report.length} bytes naming ${edited.split("/").pop()}`;
+        }
+        // What `npm run delivery -- drift-issue --plans <dir>` posts, short of posting it.
+        const issue = planFolderObservation(dir, "https://github.invalid/run", head(vars));
+        if (issue.state !== "problem" || !issue.body.includes(edited)) {
+          throw new Error(
+            `the drift issue does not report the edit (state ${issue.state}):\n${issue.body}`,
+          );
+        }
+        const line = issue.body.split("\n").find((l) => l.includes(edited)) ?? "";
+        return `terraform plan alone: ${plain.length === 0 ? "no changes (the helm provider does not see it)" : plain.join(", ")}; the drift issue (state ${issue.state}) says: ${line.trim()}`;
       } finally {
         await k.kubectlOk([
           "set",

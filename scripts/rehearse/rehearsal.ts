@@ -18,7 +18,7 @@ import { startEmulator, motoReady, type Emulator } from "./emulator";
 import { Differences, listBlocks, loadExceptions, plannedChanges, pruneStack } from "./exceptions";
 import { failureMessage, parseLockError, plainLines } from "./output";
 import { Children, CleanupStack, freePort, stopGroup, type RunResult } from "./processes";
-import { rehearsePlatform } from "./platform";
+import { rehearsePlatform, type PlatformContext } from "./platform";
 import { Steps } from "./steps";
 import { emulatorProcessEnv, localClusterVars, resolveEmulatorConfig } from "./target";
 import { Workspace } from "./workspace";
@@ -34,6 +34,11 @@ export interface RehearsalOptions {
   /** Applied to the synthesized `shared` stack before deploying it (to break it on purpose). */
   readonly breakShared?: (config: Record<string, unknown>) => void;
   readonly print?: (line: string) => void;
+  /**
+   * What runs once dev and prod can be deployed (the delivery flows by default). Another body
+   * (the deploy benchmark) skips the state checks and the unused-differences check.
+   */
+  readonly platform?: (ctx: PlatformContext) => Promise<void>;
 }
 
 const CDKTF = join(REPO_ROOT, "node_modules", ".bin", "cdktf");
@@ -270,127 +275,136 @@ export async function rehearse(
       (await mustRun("terraform", ["output", "-json"], stackDir("bootstrap"))).stdout,
     ) as Record<string, { value: string }>
   ).state_bucket_kms_key_arn.value;
-  await replan("bootstrap");
+  const checks = options.platform === undefined;
+  if (checks) await replan("bootstrap");
   await deploy("shared");
 
-  type StateObject = {
-    exists: boolean;
-    versioning?: string;
-    versionId?: string;
-    versions?: number;
-    etag?: string;
-    serverSideEncryption?: string;
-    kmsKeyId?: string;
-    kmsKeyArn?: string;
-    lockObject?: boolean;
-    error?: string;
-  };
-  const stateKey = "shared/terraform.tfstate";
-  const before = await steps.run(
-    "state object: versioned, encrypted with the bootstrap key",
-    async () => {
-      const obj = await aws<StateObject>("state-object", stateBucket, stateKey);
-      const problems: string[] = [];
-      if (!obj.exists)
-        problems.push(`s3://${stateBucket}/${stateKey} does not exist: ${obj.error}`);
-      if (obj.versioning !== "Enabled") problems.push(`bucket versioning is ${obj.versioning}`);
-      if (obj.exists && !obj.versionId) problems.push("the object has no version id");
-      if (obj.exists && obj.serverSideEncryption !== "aws:kms") {
-        problems.push(`encrypted with ${obj.serverSideEncryption ?? "nothing"}, not aws:kms`);
-      }
-      if (obj.exists && obj.kmsKeyArn !== bootstrapKey) {
-        problems.push(
-          `encrypted with key ${obj.kmsKeyId ?? "(none)"}, not the bootstrap key ${bootstrapKey}`,
-        );
-      }
-      if (problems.length > 0) throw new Error(problems.join("\n"));
-      return obj;
-    },
-    (o) =>
-      `s3://${stateBucket}/${stateKey} version ${o.versionId} (${o.versions} versions), ${o.serverSideEncryption} with ${o.kmsKeyId} = ${o.kmsKeyArn}`,
-  );
-
-  await steps.run(
-    "state lock: a plan fails while an apply holds the lock",
-    async () => {
-      const target = listBlocks("shared", readStack("shared")).find((b) => b.managed);
-      if (!target) throw new Error("shared has no resource to propose a change on");
-      // An apply that proposes a change waits at its confirmation prompt holding the lock.
-      const apply = children.spawn(
-        "terraform",
-        ["apply", "-input=true", "-no-color", `-replace=${target.address}`],
-        { cwd: stackDir("shared"), env: tfEnv({ TF_INPUT: "1" }), stdio: ["pipe", "pipe", "pipe"] },
-      );
-      let applyOut = "";
-      const prompted = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`apply did not reach its prompt:\n${failureMessage(applyOut)}`)),
-          180_000,
-        );
-        const onData = (d: Buffer) => {
-          applyOut += d.toString();
-          if (/Enter a value:/.test(applyOut)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        apply.stdout?.on("data", onData);
-        apply.stderr?.on("data", onData);
-        apply.once("exit", (code) => {
-          clearTimeout(timer);
-          reject(
-            new Error(`apply exited with ${code} before its prompt:\n${failureMessage(applyOut)}`),
+  if (checks) {
+    type StateObject = {
+      exists: boolean;
+      versioning?: string;
+      versionId?: string;
+      versions?: number;
+      etag?: string;
+      serverSideEncryption?: string;
+      kmsKeyId?: string;
+      kmsKeyArn?: string;
+      lockObject?: boolean;
+      error?: string;
+    };
+    const stateKey = "shared/terraform.tfstate";
+    const before = await steps.run(
+      "state object: versioned, encrypted with the bootstrap key",
+      async () => {
+        const obj = await aws<StateObject>("state-object", stateBucket, stateKey);
+        const problems: string[] = [];
+        if (!obj.exists)
+          problems.push(`s3://${stateBucket}/${stateKey} does not exist: ${obj.error}`);
+        if (obj.versioning !== "Enabled") problems.push(`bucket versioning is ${obj.versioning}`);
+        if (obj.exists && !obj.versionId) problems.push("the object has no version id");
+        if (obj.exists && obj.serverSideEncryption !== "aws:kms") {
+          problems.push(`encrypted with ${obj.serverSideEncryption ?? "nothing"}, not aws:kms`);
+        }
+        if (obj.exists && obj.kmsKeyArn !== bootstrapKey) {
+          problems.push(
+            `encrypted with key ${obj.kmsKeyId ?? "(none)"}, not the bootstrap key ${bootstrapKey}`,
           );
-        });
-      });
-      const applyExit = new Promise<number | null>((resolve) =>
-        apply.once("exit", (c) => resolve(c)),
-      );
-      try {
-        await prompted;
-        const held = await aws<StateObject>("state-object", stateBucket, stateKey);
-        if (!held.lockObject)
-          throw new Error(`no lock object ${stateKey}.tflock while the apply waits`);
-        const second = await children.run(
+        }
+        if (problems.length > 0) throw new Error(problems.join("\n"));
+        return obj;
+      },
+      (o) =>
+        `s3://${stateBucket}/${stateKey} version ${o.versionId} (${o.versions} versions), ${o.serverSideEncryption} with ${o.kmsKeyId} = ${o.kmsKeyArn}`,
+    );
+
+    await steps.run(
+      "state lock: a plan fails while an apply holds the lock",
+      async () => {
+        const target = listBlocks("shared", readStack("shared")).find((b) => b.managed);
+        if (!target) throw new Error("shared has no resource to propose a change on");
+        // An apply that proposes a change waits at its confirmation prompt holding the lock.
+        const apply = children.spawn(
           "terraform",
-          ["plan", "-input=false", "-no-color", "-lock-timeout=0s"],
-          { cwd: stackDir("shared"), env: tfEnv(), onOutput: stream },
+          ["apply", "-input=true", "-no-color", `-replace=${target.address}`],
+          {
+            cwd: stackDir("shared"),
+            env: tfEnv({ TF_INPUT: "1" }),
+            stdio: ["pipe", "pipe", "pipe"],
+          },
         );
-        writeFileSync(join(workdir, "lock-plan.txt"), second.output);
-        const lock = parseLockError(second.output);
-        if (second.code === 0 || !lock) {
-          throw new Error(
-            `the second plan did not fail with terraform's lock error (exit ${second.code}):\n${failureMessage(second.output)}`,
+        let applyOut = "";
+        const prompted = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`apply did not reach its prompt:\n${failureMessage(applyOut)}`)),
+            180_000,
           );
-        }
-        if (lock.operation !== "OperationTypeApply") {
-          throw new Error(`the lock is held by ${lock.operation}, not the apply`);
-        }
-        print(
-          `  second plan: exit ${second.code}, ${failureMessage(second.output).split("\n")[0]}`,
+          const onData = (d: Buffer) => {
+            applyOut += d.toString();
+            if (/Enter a value:/.test(applyOut)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          apply.stdout?.on("data", onData);
+          apply.stderr?.on("data", onData);
+          apply.once("exit", (code) => {
+            clearTimeout(timer);
+            reject(
+              new Error(
+                `apply exited with ${code} before its prompt:\n${failureMessage(applyOut)}`,
+              ),
+            );
+          });
+        });
+        const applyExit = new Promise<number | null>((resolve) =>
+          apply.once("exit", (c) => resolve(c)),
         );
-        print(
-          `  lock: ID ${lock.id}, Path ${lock.path}, Operation ${lock.operation}, Who ${lock.who}`,
-        );
-        apply.stdin?.end("no\n");
-        await applyExit;
-        if (!/Apply cancelled/.test(applyOut)) {
-          throw new Error(`the apply was not cancelled:\n${failureMessage(applyOut)}`);
+        try {
+          await prompted;
+          const held = await aws<StateObject>("state-object", stateBucket, stateKey);
+          if (!held.lockObject)
+            throw new Error(`no lock object ${stateKey}.tflock while the apply waits`);
+          const second = await children.run(
+            "terraform",
+            ["plan", "-input=false", "-no-color", "-lock-timeout=0s"],
+            { cwd: stackDir("shared"), env: tfEnv(), onOutput: stream },
+          );
+          writeFileSync(join(workdir, "lock-plan.txt"), second.output);
+          const lock = parseLockError(second.output);
+          if (second.code === 0 || !lock) {
+            throw new Error(
+              `the second plan did not fail with terraform's lock error (exit ${second.code}):\n${failureMessage(second.output)}`,
+            );
+          }
+          if (lock.operation !== "OperationTypeApply") {
+            throw new Error(`the lock is held by ${lock.operation}, not the apply`);
+          }
+          print(
+            `  second plan: exit ${second.code}, ${failureMessage(second.output).split("\n")[0]}`,
+          );
+          print(
+            `  lock: ID ${lock.id}, Path ${lock.path}, Operation ${lock.operation}, Who ${lock.who}`,
+          );
+          apply.stdin?.end("no\n");
+          await applyExit;
+          if (!/Apply cancelled/.test(applyOut)) {
+            throw new Error(`the apply was not cancelled:\n${failureMessage(applyOut)}`);
+          }
+        } finally {
+          if (apply.exitCode === null) await stopGroup(apply);
         }
-      } finally {
-        if (apply.exitCode === null) await stopGroup(apply);
-      }
-      const after = await aws<StateObject>("state-object", stateBucket, stateKey);
-      if (after.versionId !== before.versionId || after.etag !== before.etag) {
-        throw new Error(`the state changed: version ${before.versionId} -> ${after.versionId}`);
-      }
-      if (after.lockObject) throw new Error("the lock object is still there after both");
-      return after;
-    },
-    (a) => `lock error seen; state unchanged (version ${a.versionId}); lock released`,
-  );
+        const after = await aws<StateObject>("state-object", stateBucket, stateKey);
+        if (after.versionId !== before.versionId || after.etag !== before.etag) {
+          throw new Error(`the state changed: version ${before.versionId} -> ${after.versionId}`);
+        }
+        if (after.lockObject) throw new Error("the lock object is still there after both");
+        return after;
+      },
+      (a) => `lock error seen; state unchanged (version ${a.versionId}); lock released`,
+    );
 
-  await replan("shared");
+    await replan("shared");
+  }
 
   const sharedOutputs = JSON.parse(
     (await mustRun("terraform", ["output", "-json"], stackDir("shared"))).stdout,
@@ -423,14 +437,24 @@ export async function rehearse(
     ["--skip-provider-lock"],
     stream,
   );
+  const prodWs = Workspace.create(REPO_ROOT, join(workdir, "checkout-prod"));
+  const prodCommands = new DeliveryCommands(
+    children,
+    prodWs,
+    platformEnv,
+    [...STACKS, ...ENVIRONMENT_STACKS],
+    ["--skip-provider-lock"],
+    stream,
+  );
   const commits = recentCommits();
   const appVersion = config.appVersion;
   let platformFailure: unknown;
   try {
-    await rehearsePlatform({
+    await (options.platform ?? rehearsePlatform)({
       steps,
       ws,
       commands,
+      prodCheckout: { ws: prodWs, commands: prodCommands },
       cluster,
       commits,
       appVersion,
@@ -497,7 +521,7 @@ export async function rehearse(
   );
   if (platformFailure) throw platformFailure;
   const unused = differences.unused();
-  if (unused.length > 0) {
+  if (checks && unused.length > 0) {
     throw new Error(
       `rehearse/emulator-exceptions.yaml lists differences the rehearsal no longer has: ${unused.map((d) => d.id).join(", ")}`,
     );
