@@ -75,6 +75,20 @@ describe("live drift of the Helm releases in the drift issue", () => {
     expect(observation.comment).toBe(`Still drifting (prod (live objects)): ${RUN}`);
   });
 
+  it("cuts a long value to where it differs, so an image's tag stays in view", () => {
+    const registry = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${"platform/".repeat(8)}api`;
+    const rendered = `${registry}:sha-${"a".repeat(40)}`;
+    const live = `${registry}:sha-${"f".repeat(40)}`;
+    const observation = driftObservation(plans("clean"), RUN, COMMIT, [
+      { stack: "dev", report: report("dev", [difference({ stack: "dev", rendered, live })]) },
+    ]);
+    const row = observation.body.split("\n").find((l) => l.includes("Deployment/api-blue")) ?? "";
+    expect(row).toContain(`:sha-${"a".repeat(40)}"\``);
+    expect(row).toContain(`:sha-${"f".repeat(40)}"\``);
+    expect(row).toContain("`…");
+    expect(row).not.toContain("123456789012");
+  });
+
   it("names a stack with both kinds of drift once", () => {
     const observation = driftObservation(plans("drifted"), RUN, COMMIT, [
       { stack: "dev", report: report("dev", [difference({ stack: "dev", release: "api" })]) },

@@ -69,10 +69,24 @@ function cell(text: string): string {
   return flat.includes("`") ? `\`\` ${flat} \`\`` : `\`${flat}\``;
 }
 
-function value(v: unknown): string {
+/** Characters kept before the first difference when a long value is cut to where it differs. */
+const CONTEXT_CHARS = 12;
+
+/**
+ * A value for a table cell, cut to {@link VALUE_CHARS}. When it is long, the cut starts a little
+ * before where it first differs from `other` (an image reference differs only in its tag), so
+ * the cell shows the change rather than the prefix both values share.
+ */
+function value(v: unknown, other: unknown): string {
   if (v === null || v === undefined) return "_absent_";
   const text = JSON.stringify(v);
-  return cell(text.length > VALUE_CHARS ? `${text.slice(0, VALUE_CHARS)}…` : text);
+  if (text.length <= VALUE_CHARS) return cell(text);
+  const against = other === null || other === undefined ? "" : JSON.stringify(other);
+  let same = 0;
+  while (same < text.length && same < against.length && text[same] === against[same]) same++;
+  const start = Math.max(0, Math.min(same - CONTEXT_CHARS, text.length - VALUE_CHARS));
+  const cut = text.slice(start, start + VALUE_CHARS);
+  return cell(`${start > 0 ? "…" : ""}${cut}${start + VALUE_CHARS < text.length ? "…" : ""}`);
 }
 
 /**
@@ -97,7 +111,7 @@ export function renderLiveDrift(live: readonly StackLiveDrift[], runUrl: string)
         const object = `${cell(`${d.kind}/${d.name}`)} in ${cell(d.namespace)}`;
         return d.path === MISSING_OBJECT_PATH
           ? `| ${cell(d.stack)} | ${cell(d.release)} | ${object} | (the whole object) | present | **missing** |`
-          : `| ${cell(d.stack)} | ${cell(d.release)} | ${object} | ${cell(d.path)} | ${value(d.rendered)} | ${value(d.live)} |`;
+          : `| ${cell(d.stack)} | ${cell(d.release)} | ${object} | ${cell(d.path)} | ${value(d.rendered, d.live)} | ${value(d.live, d.rendered)} |`;
       }),
       "",
     );

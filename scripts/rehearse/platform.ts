@@ -708,12 +708,13 @@ async function rehearseDrift(ctx: PlatformContext, vars: Vars): Promise<void> {
         }
         // What `npm run delivery -- drift-issue --plans <dir>` posts, short of posting it.
         const issue = planFolderObservation(dir, "https://github.invalid/run", head(vars));
-        if (issue.state !== "problem" || !issue.body.includes(edited)) {
+        const tag = edited.slice(edited.lastIndexOf(":"));
+        if (issue.state !== "problem" || !issue.body.includes(tag)) {
           throw new Error(
             `the drift issue does not report the edit (state ${issue.state}):\n${issue.body}`,
           );
         }
-        const line = issue.body.split("\n").find((l) => l.includes(edited)) ?? "";
+        const line = issue.body.split("\n").find((l) => l.includes(tag)) ?? "";
         return `terraform plan alone: ${plain.length === 0 ? "no changes (the helm provider does not see it)" : plain.join(", ")}; the drift issue (state ${issue.state}) says: ${line.trim()}`;
       } finally {
         await k.kubectlOk([
