@@ -1,18 +1,16 @@
 /**
  * Customers: each gets an exclusive workspace (`api-<env>-<id>`) in every environment it is enabled
- * in, running the environment's image with its own overrides. This file validates the `customers`
- * block and resolves a customer's effective API settings; docs/customers.md explains the model.
+ * in, running the environment's image with its own overrides. This file holds the customer model
+ * (names, reserved ids, how overrides merge); `schema.ts` validates the `customers` block with it,
+ * and docs/customers.md explains the model.
  */
-import { isIntIn, Issues } from "./rules";
 import {
   ENVIRONMENTS,
   type ApiSettings,
   type CustomerConfig,
   type CustomerEnvironmentSettings,
   type EnvironmentName,
-  type PlatformSettings,
 } from "./types";
-import { validateApi } from "./validate";
 
 /**
  * Ids a customer may not take: Kubernetes' own namespaces, the platform's names, and the
@@ -81,35 +79,12 @@ export function customerApiSettings(
   };
 }
 
-const CUSTOMER_KEYS = ["id", "displayName", "environments"];
-const OVERRIDE_KEYS = ["enabled", "replicas", "autoscaling", "resources", "message", "hostname"];
-const AUTOSCALING_KEYS = ["enabled", "minReplicas", "maxReplicas", "targetCpuUtilization"];
-const QUANTITY_KEYS = ["cpu", "memory"];
-/** Fields of the API settings a customer may override; issues on other fields are the environment's. */
-const OVERRIDABLE = /^(replicas|autoscaling\.|resources\.)/;
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A DNS label (RFC 1123), without the length limit. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** True when the text holds a C0 control character or DEL (the API refuses them in MESSAGE). */
-function hasControlCharacter(text: string): boolean {
+export function hasControlCharacter(text: string): boolean {
   return [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Records an issue for every key of `value` not in `allowed` (a misspelt override would be ignored). */
-function checkKeys(value: unknown, allowed: readonly string[], at: string, issues: Issues): void {
-  if (!isRecord(value)) return;
-  for (const key of Object.keys(value)) {
-    issues.check(
-      allowed.includes(key),
-      `${at}.${key}`,
-      value[key],
-      `unknown field: allowed are ${allowed.join(", ")}`,
-    );
-  }
 }
 
 /** True for a fully qualified DNS name: at least two labels, each a DNS label, 253 characters at most. */
@@ -120,173 +95,16 @@ export function isDnsName(value: unknown): boolean {
 }
 
 /**
- * Validates `settings.customers`; every problem is added to `issues`, named
- * `customers[<id>].<field>` (or `customers[<index>]` when the id itself is unusable).
+ * How problems name each entry of `customers`: `customers[<id>]`, or `customers[<index>]` when the
+ * id is not a non-empty string or an earlier entry has it (so each message points at one entry).
  */
-export function validateCustomers(settings: PlatformSettings, issues: Issues): void {
-  const customers = settings.customers;
-  if (customers === undefined) return;
-  if (
-    !issues.check(
-      Array.isArray(customers),
-      "customers",
-      customers,
-      "allowed: a list of customers (empty for none)",
-    )
-  ) {
-    return;
-  }
-  const seen = new Map<string, number>();
-  const hostnames = new Map<string, string>();
-  customers.forEach((customer: CustomerConfig, index) => {
-    if (!issues.check(isRecord(customer), `customers[${index}]`, customer, "allowed: an object")) {
-      return;
-    }
-    const id = customer.id;
-    // A duplicate is named by its position, so each message points at one entry.
-    const usableId = typeof id === "string" && id.length > 0 && !seen.has(id);
-    const at = usableId ? `customers[${id}]` : `customers[${index}]`;
-    checkKeys(customer, CUSTOMER_KEYS, at, issues);
-
-    const idOk =
-      issues.check(
-        typeof id === "string" && DNS_LABEL.test(id) && id.length <= MAX_CUSTOMER_ID_LENGTH,
-        `${at}.id`,
-        id,
-        `allowed: a DNS label of 1-${MAX_CUSTOMER_ID_LENGTH} lower-case letters, digits and hyphens, ` +
-          `starting and ending with a letter or digit, so that api-<env>-<id> fits a namespace name (63)`,
-      ) &&
-      issues.check(
-        !RESERVED_CUSTOMER_IDS.includes(id) && !id.startsWith("kube-"),
-        `${at}.id`,
-        id,
-        `reserved: not one of ${RESERVED_CUSTOMER_IDS.join(", ")}, nor kube-*`,
-      );
-    if (idOk) {
-      const first = seen.get(id);
-      issues.check(
-        first === undefined,
-        `${at}.id`,
-        id,
-        `must be unique: customers[${first}] has the same id`,
-      );
-      if (first === undefined) seen.set(id, index);
-    }
-    issues.check(
-      typeof customer.displayName === "string" &&
-        customer.displayName.trim().length > 0 &&
-        customer.displayName.length <= 64 &&
-        !hasControlCharacter(customer.displayName),
-      `${at}.displayName`,
-      customer.displayName,
-      "allowed: 1-64 printable characters",
-    );
-
-    const environments = customer.environments;
-    if (
-      !issues.check(
-        isRecord(environments),
-        `${at}.environments`,
-        environments,
-        `allowed: an object keyed by environment (${ENVIRONMENTS.join(", ")})`,
-      )
-    ) {
-      return;
-    }
-    checkKeys(environments, ENVIRONMENTS, `${at}.environments`, issues);
-    for (const env of ENVIRONMENTS) {
-      const overrides = environments[env];
-      if (overrides === undefined) continue;
-      const envAt = `${at}.environments.${env}`;
-      validateOverrides(settings, env, overrides, envAt, issues);
-      if (overrides.enabled === true && overrides.hostname !== undefined) {
-        const owner = hostnames.get(`${env}/${overrides.hostname}`);
-        issues.check(
-          owner === undefined,
-          `${envAt}.hostname`,
-          overrides.hostname,
-          `must be unique within ${env}: ${owner} uses it too`,
-        );
-        hostnames.set(`${env}/${overrides.hostname}`, at);
-      }
-    }
+export function customerLabels(customers: unknown): string[] {
+  if (!Array.isArray(customers)) return [];
+  const seen = new Set<unknown>();
+  return customers.map((customer: unknown, index) => {
+    const id = (customer as { id?: unknown } | null)?.id;
+    const usable = typeof id === "string" && id.length > 0 && !seen.has(id);
+    seen.add(id);
+    return `customers[${usable ? id : index}]`;
   });
-}
-
-function validateOverrides(
-  settings: PlatformSettings,
-  env: EnvironmentName,
-  overrides: CustomerEnvironmentSettings,
-  at: string,
-  issues: Issues,
-): void {
-  if (!issues.check(isRecord(overrides), at, overrides, "allowed: an object")) return;
-  checkKeys(overrides, OVERRIDE_KEYS, at, issues);
-  checkKeys(overrides.autoscaling, AUTOSCALING_KEYS, `${at}.autoscaling`, issues);
-  checkKeys(overrides.resources, ["requests", "limits"], `${at}.resources`, issues);
-  checkKeys(overrides.resources?.requests, QUANTITY_KEYS, `${at}.resources.requests`, issues);
-  checkKeys(overrides.resources?.limits, QUANTITY_KEYS, `${at}.resources.limits`, issues);
-  issues.check(
-    typeof overrides.enabled === "boolean",
-    `${at}.enabled`,
-    overrides.enabled,
-    "allowed: true or false",
-  );
-  if (overrides.message !== undefined) {
-    issues.check(
-      typeof overrides.message === "string" &&
-        overrides.message.length <= 256 &&
-        !hasControlCharacter(overrides.message),
-      `${at}.message`,
-      overrides.message,
-      "allowed: at most 256 printable characters (no control characters)",
-    );
-  }
-  if (overrides.hostname !== undefined) {
-    issues.check(
-      isDnsName(overrides.hostname),
-      `${at}.hostname`,
-      overrides.hostname,
-      "allowed: a lower-case DNS name with at least two labels, such as acme.api.example.com",
-    );
-  }
-  if (overrides.replicas !== undefined) {
-    issues.check(
-      isIntIn(overrides.replicas, 1, 100),
-      `${at}.replicas`,
-      overrides.replicas,
-      "allowed: a whole number from 1 to 100",
-    );
-  }
-
-  // The workspace's NetworkPolicy admits the public subnets only, where an internet-facing NLB
-  // lives; an internal NLB (private subnets) or a ClusterIP Service could never reach the pods.
-  const service = settings.environments?.[env]?.api?.service;
-  if (overrides.enabled === true && service !== undefined) {
-    issues.check(
-      service.type === "LoadBalancer" && service.scheme === "internet-facing",
-      `${at}.enabled`,
-      overrides.enabled,
-      `needs environments.${env}.api.service to be an internet-facing LoadBalancer ` +
-        `(got ${service.type}, ${service.scheme}): workspaces admit traffic only from the public subnets`,
-    );
-  }
-
-  // The merged settings must satisfy the environment's own rules (prod replicas >= 2, limits >=
-  // requests, autoscaling bounds). Checked only when the environment itself is valid, so each
-  // problem is reported once, where it was made.
-  const base = settings.environments?.[env]?.api;
-  if (base === undefined) return;
-  const mutableTags = settings.shared?.mutableTags ?? [];
-  const baseIssues = new Issues();
-  validateApi(base, env, "", mutableTags, baseIssues);
-  if (baseIssues.list.length > 0) return;
-  const merged = new Issues();
-  validateApi(customerApiSettings(base, overrides), env, at, mutableTags, merged);
-  for (const issue of merged.list) {
-    const field = issue.field.slice(at.length + 1);
-    if (!OVERRIDABLE.test(field)) continue;
-    const duplicate = issues.list.some((i) => i.field === issue.field && i.value === issue.value);
-    if (!duplicate) issues.check(false, issue.field, issue.value, issue.allowed);
-  }
 }

@@ -1,4 +1,4 @@
 export * from "./types";
 export { ConfigError, type ConfigIssue } from "./rules";
 export { loadConfig, CONFIG_ENV_VARS } from "./load";
-export { SERVICE_IPV4_CIDR } from "./validate";
+export { SERVICE_IPV4_CIDR } from "./schema";

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { validateCustomers } from "./customers";
 import { ConfigError, Issues } from "./rules";
 import { settings as committedSettings } from "./settings";
 import {
@@ -49,7 +48,11 @@ export function loadConfig(
 ): PlatformConfig {
   const issues = new Issues();
   validateSettings(settings, issues);
-  validateCustomers(settings, issues);
+  // Read defensively below: with invalid settings the overrides are still checked, so that every
+  // problem is reported at once.
+  const mutableTags = Array.isArray(settings?.shared?.mutableTags)
+    ? settings.shared.mutableTags
+    : [];
 
   // Image tags: one variable per environment, and an override never leaks into another environment.
   const environments = {} as Record<EnvironmentName, EnvironmentConfig>;
@@ -57,12 +60,11 @@ export function loadConfig(
     const variable = CONFIG_ENV_VARS.imageTag(name);
     const override = env[variable];
     if (override !== undefined) {
-      validateImageTag(override, variable, settings.shared.mutableTags ?? [], issues);
+      validateImageTag(override, variable, mutableTags, issues);
     }
-    const base = settings.environments[name];
+    const base = settings?.environments?.[name];
     if (base?.api?.strategy === "blue-green" && base.api.blueGreen !== undefined) {
-      const mutable = settings.shared.mutableTags ?? [];
-      environments[name] = resolveColours(base, env, override, mutable, issues);
+      environments[name] = resolveColours(base, env, override, mutableTags, issues);
       continue;
     }
     environments[name] =

@@ -1,6 +1,6 @@
 /**
- * Small, pure validators shared by the configuration checks. Each returns `undefined` when the value is
- * fine, or a short reason when it is not.
+ * The configuration's error type and the small, pure helpers its schema (`schema.ts`) and the
+ * constructs share: CIDR arithmetic, Kubernetes quantities, cron and time zones, name grammars.
  */
 
 /** A problem with one configuration field. */
@@ -182,7 +182,34 @@ export const LOG_RETENTION_DAYS = [
   3653,
 ];
 
-/** True for a whole number within [min, max]. */
-export function isIntIn(value: unknown, min: number, max: number): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+/**
+ * The candidate a misspelt word most likely meant: at most two edits away (an edit inserts,
+ * deletes, replaces or swaps neighbouring letters; case is ignored), or undefined.
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [
+      i,
+      ...Array<number>(b.length).fill(0),
+    ]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length][b.length];
+  };
+  let best: { candidate: string; edits: number } | undefined;
+  for (const candidate of candidates) {
+    const edits = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (edits <= 2 && edits < candidate.length / 2 && (!best || edits < best.edits)) {
+      best = { candidate, edits };
+    }
+  }
+  return best?.candidate;
 }

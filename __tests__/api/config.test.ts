@@ -59,6 +59,19 @@ describe("loadConfig", () => {
     });
   });
 
+  it.each(["local", "dev", "prod", "staging", "eu-2"])(
+    "accepts APP_ENV=%s: any environment's name, so a new environment needs no change here",
+    (name) => {
+      expect(loadConfig({ APP_ENV: name }).appEnv).toBe(name);
+    },
+  );
+
+  it("checks the drain timings against each other only when each is valid", () => {
+    expect(issuesOf({ SHUTDOWN_DELAY_MS: "5s", SHUTDOWN_TIMEOUT_MS: "1" })).toEqual([
+      'SHUTDOWN_DELAY_MS: must be a whole number from 0 to 60000 (got "5s")',
+    ]);
+  });
+
   it.each(["127.0.0.1", "::1", "localhost", "api.internal.example"])("accepts HOST=%s", (host) => {
     expect(loadConfig({ HOST: host }).host).toBe(host);
   });
@@ -90,10 +103,11 @@ describe("loadConfig", () => {
     ["MESSAGE too long", { MESSAGE: "x".repeat(257) }, /^MESSAGE: must be at most 256 characters/],
     ["MESSAGE with a newline", { MESSAGE: "two\nlines" }, /^MESSAGE: .*without control characters/],
     [
-      "APP_ENV unknown",
-      { APP_ENV: "staging" },
-      /^APP_ENV: must be one of local, dev, prod \(got "staging"\)$/,
+      "APP_ENV not an environment's name",
+      { APP_ENV: "Prod" },
+      /^APP_ENV: must be local or an environment's name: 1 to 32 lower-case letters, digits and inner hyphens, starting with a letter \(got "Prod"\)$/,
     ],
+    ["APP_ENV with a space", { APP_ENV: "dev 2" }, /^APP_ENV: /],
     [
       "APP_VERSION with spaces",
       { APP_VERSION: "1.0 beta" },
@@ -130,7 +144,7 @@ describe("loadConfig", () => {
   it("reports every bad variable at once, in one message", () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: "x", LOG_LEVEL: "loud", APP_ENV: "qa" });
+      loadConfig({ PORT: "x", LOG_LEVEL: "loud", APP_ENV: "q_a" });
     } catch (err) {
       error = err;
     }

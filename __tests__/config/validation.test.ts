@@ -249,6 +249,47 @@ const badSettings: Array<[string, (s: Settings) => void, string, RegExp]> = [
     "environments.prod.api.helmTimeoutSeconds",
     /60-3600/,
   ],
+  [
+    "an account id written as a number",
+    (s) => ((s.shared as { accountId?: unknown }).accountId = 111122223333),
+    "shared.accountId",
+    /12-digit/,
+  ],
+  [
+    "admin roles that are not a list",
+    (s) => ((s.shared as { clusterAdminRoleArns: unknown }).clusterAdminRoleArns = "arn:aws:iam"),
+    "shared.clusterAdminRoleArns",
+    /a list of IAM role ARNs/,
+  ],
+  [
+    "an endpoint CIDR overlapping an earlier one, after an invalid one",
+    (s) => (s.shared.publicEndpointCidrs = ["10.0.0.1/8", "10.0.0.0/8", "10.1.0.0/16"]),
+    "shared.publicEndpointCidrs[2]",
+    /overlap publicEndpointCidrs\[1\]/,
+  ],
+  [
+    "a disabled autoscaler with bounds the chart refuses",
+    (s) =>
+      (s.environments.dev.api.autoscaling = {
+        ...s.environments.dev.api.autoscaling,
+        enabled: false,
+        maxReplicas: 0,
+      }),
+    "environments.dev.api.autoscaling.maxReplicas",
+    /1-100/,
+  ],
+  [
+    "an idle colour with fewer than 2 pods",
+    (s) => (s.environments.prod.api.blueGreen!.idleReplicas = 1),
+    "environments.prod.api.blueGreen.idleReplicas",
+    /2 to the active colour's floor \(3\)/,
+  ],
+  [
+    "a misspelt environment name",
+    (s) => ((s.environments.dev as { name: string }).name = "dve"),
+    "environments.dev.name",
+    /must be "dev"/,
+  ],
 ];
 
 // [case, environment, the variable the message must name, a fragment of the allowed form]
@@ -354,6 +395,130 @@ describe("bad environment variables are rejected with the variable named", () =>
   });
 });
 
+describe("unknown keys are errors, naming the key and listing the allowed ones", () => {
+  /** The one issue a change must be refused with. */
+  const only = (mutate: (s: Settings) => void) => {
+    const { issues, message } = rejection(mutate);
+    expect(issues, message).toHaveLength(1);
+    return { ...issues[0], message };
+  };
+  const SHARED_KEYS =
+    "project, region, accountId, githubRepository, stateBucket, vpcCidr, azCount, " +
+    "availabilityZones, natMode, kubernetesVersion, publicEndpointCidrs, clusterAdminRoleArns, " +
+    "systemNodeGroup, logRetentionDays, keepShaImages, mutableTags, bootstrapStateInBucket, " +
+    "stateVersionRetentionDays, monitoringNamespace";
+
+  it("a misspelt shared key (kubernetesVerison), which synth used to ignore", () => {
+    const issue = only((s) => Object.assign(s.shared, { kubernetesVerison: "1.34" }));
+    expect(issue.field).toBe("shared.kubernetesVerison");
+    expect(issue.value).toBe("1.34");
+    expect(issue.allowed).toBe(
+      `unknown field: allowed are ${SHARED_KEYS} (did you mean kubernetesVersion?)`,
+    );
+    expect(issue.message).toContain(
+      `  - shared.kubernetesVerison: got "1.34"; unknown field: allowed are ${SHARED_KEYS}`,
+    );
+  });
+
+  it("a misspelt shared key in place of the right one (regoin)", () => {
+    const error = rejection((s) => {
+      const { region, ...rest } = s.shared;
+      (s as { shared: unknown }).shared = { ...rest, regoin: region };
+    });
+    expect(error.issues.map((i) => `${i.field}: ${i.allowed}`)).toEqual([
+      "shared.region: allowed: an AWS region code such as eu-west-1",
+      `shared.regoin: unknown field: allowed are ${SHARED_KEYS} (did you mean region?)`,
+    ]);
+    expect(error.message).toContain('  - shared.regoin: got "eu-west-1"; unknown field');
+  });
+
+  it("a misspelt key of a node group", () => {
+    const issue = only((s) => Object.assign(s.environments.prod.nodeGroup, { maxSzie: 8 }));
+    expect(issue.field).toBe("environments.prod.nodeGroup.maxSzie");
+    expect(issue.value).toBe(8);
+    expect(issue.allowed).toBe(
+      "unknown field: allowed are instanceTypes, capacityType, minSize, maxSize, desiredSize, " +
+        "diskSizeGiB (did you mean maxSize?)",
+    );
+  });
+
+  it("a misspelt key in a customer's environment block", () => {
+    const issue = only(
+      (s) =>
+        (s.customers = [
+          {
+            id: "acme",
+            displayName: "Acme Corp",
+            environments: { prod: { enabled: true, replcias: 3 } as never },
+          },
+        ]),
+    );
+    expect(issue.field).toBe("customers[acme].environments.prod.replcias");
+    expect(issue.value).toBe(3);
+    expect(issue.allowed).toBe(
+      "unknown field: allowed are enabled, replicas, autoscaling, resources, message, hostname " +
+        "(did you mean replicas?)",
+    );
+  });
+
+  it("every object of the settings refuses a key it does not know", () => {
+    // The committed settings with every optional block filled in, so that each object is visited.
+    const full = (): Settings => {
+      const s = settingsCopy() as Settings;
+      s.shared.availabilityZones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+      s.customers = [
+        {
+          id: "acme",
+          displayName: "Acme Corp",
+          environments: {
+            dev: {
+              enabled: true,
+              autoscaling: { maxReplicas: 4 },
+              resources: { requests: { cpu: "100m" }, limits: { memory: "256Mi" } },
+            },
+          },
+        },
+      ];
+      return s;
+    };
+    expect(() => loadConfig({}, full())).not.toThrow();
+    const objects: string[][] = [];
+    const walk = (value: unknown, path: string[]): void => {
+      if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, String(i)]));
+      else if (typeof value === "object" && value !== null) {
+        objects.push(path);
+        for (const [key, v] of Object.entries(value)) walk(v, [...path, key]);
+      }
+    };
+    walk(full(), []);
+    expect(objects.length).toBeGreaterThanOrEqual(25);
+    for (const path of objects) {
+      const s = full();
+      const target = path.reduce<Record<string, unknown>>(
+        (o, key) => o[key] as Record<string, unknown>,
+        s as unknown as Record<string, unknown>,
+      );
+      const known = Object.keys(target);
+      target.unexpected = true;
+      const field = [...path, "unexpected"]
+        .join(".")
+        .replace(/^customers\.0/, "customers[acme]")
+        .replace(/\.(\d+)(?=\.|$)/g, "[$1]");
+      let error: ConfigError | undefined;
+      try {
+        loadConfig({}, s);
+      } catch (e) {
+        error = e as ConfigError;
+      }
+      expect(error?.issues, field).toHaveLength(1);
+      const [issue] = error!.issues;
+      expect(issue.field).toBe(field);
+      expect(issue.allowed).toMatch(/^unknown (field|colour): allowed are /);
+      for (const key of known) expect(issue.allowed, field).toContain(key);
+    }
+  });
+});
+
 describe("every problem is reported at once", () => {
   it("lists each broken field and variable in one ConfigError", () => {
     const error = rejection(
@@ -383,6 +548,29 @@ describe("every problem is reported at once", () => {
       new RegExp(`^invalid configuration \\(${fields.length} problems\\)`),
     );
     expect(error.message.split("\n")).toHaveLength(fields.length + 1);
+  });
+
+  it("a value of the wrong type never hides a rule across fields elsewhere", () => {
+    const error = rejection((s) => {
+      (s.shared as { azCount: unknown }).azCount = "3";
+      (s.shared.systemNodeGroup as { diskSizeGiB: unknown }).diskSizeGiB = 30.5;
+      s.shared.systemNodeGroup.desiredSize = 4;
+      s.environments.prod.api.imageTag = "latest";
+      s.customers = [
+        {
+          id: "acme",
+          displayName: "Acme Corp",
+          environments: { prod: { enabled: true, replicas: 1 } },
+        },
+      ];
+    });
+    expect(error.issues.map((i) => i.field)).toEqual([
+      "shared.azCount",
+      "shared.systemNodeGroup.diskSizeGiB",
+      "shared.systemNodeGroup.desiredSize",
+      "environments.prod.api.imageTag",
+      "customers[acme].environments.prod.replicas",
+    ]);
   });
 
   it("validates the offered settings, not the committed ones", () => {
