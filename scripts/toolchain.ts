@@ -11,6 +11,7 @@ export const TOOLS_DIR = process.env.TOOLS_DIR ?? join(REPO_ROOT, ".tools");
 export const TOOLS = {
   helm: join(TOOLS_DIR, "bin", "helm"),
   actionlint: join(TOOLS_DIR, "bin", "actionlint"),
+  kubeScore: join(TOOLS_DIR, "bin", "kube-score"),
   kubernetesValidate: join(TOOLS_DIR, "venv", "bin", "kubernetes-validate"),
   checkov: join(TOOLS_DIR, "venv", "bin", "checkov"),
   motoServer: join(TOOLS_DIR, "venv", "bin", "moto_server"),

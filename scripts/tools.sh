@@ -8,6 +8,7 @@
 #   .tools/tf-mirror/         registry-layout mirror of those providers (links to the binaries)
 #   .tools/bin/helm           helm 3 (from PATH, or built with Go)
 #   .tools/bin/actionlint     actionlint (from PATH, or built with Go)
+#   .tools/bin/kube-score     kube-score, exactly KUBE_SCORE_VERSION (from PATH, or built with Go)
 #   .tools/venv/              kubernetes-validate, checkov, moto[server] (pinned, from PyPI)
 #
 # With --rehearsal, also what `npm run rehearse` needs for its local control plane:
@@ -39,6 +40,7 @@ bin_dir="$tools_dir/bin"
 HELM_VERSION="v3.19.0"
 KWOK_VERSION="v0.8.0"
 ACTIONLINT_VERSION="v1.7.12"
+KUBE_SCORE_VERSION="v1.20.0"
 MIN_TERRAFORM="1.10.0"
 requirements="$repo_root/scripts/requirements-tools.txt"
 
@@ -151,6 +153,23 @@ else
     fail "actionlint not found and could not be built. Install actionlint $ACTIONLINT_VERSION (https://github.com/rhysd/actionlint) or Go so this script can build it."
 fi
 log "actionlint $("$bin_dir/actionlint" --version | head -n1)"
+
+# --- kube-score ----------------------------------------------------------------------------------
+# The version is checked, not only the presence: its findings are asserted by the chart tests.
+kube_score_ok() { "$1" version 2>/dev/null | grep -q "^kube-score version: ${KUBE_SCORE_VERSION#v},"; }
+if [ -x "$bin_dir/kube-score" ] && kube_score_ok "$bin_dir/kube-score"; then
+  :
+elif command -v kube-score >/dev/null 2>&1 && kube_score_ok "$(command -v kube-score)"; then
+  ln -sf "$(command -v kube-score)" "$bin_dir/kube-score"
+else
+  log "building kube-score $KUBE_SCORE_VERSION with Go"
+  rm -f "$bin_dir/kube-score"
+  go_install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION" kube-score \
+    "-X main.version=${KUBE_SCORE_VERSION#v}" ||
+    fail "kube-score $KUBE_SCORE_VERSION not found and could not be built. Install it (https://github.com/zegl/kube-score/releases/tag/$KUBE_SCORE_VERSION) or Go so this script can build it."
+  kube_score_ok "$bin_dir/kube-score" || fail "the kube-score built is not $KUBE_SCORE_VERSION: $("$bin_dir/kube-score" version)"
+fi
+log "$("$bin_dir/kube-score" version)"
 
 # --- Python tools (kubernetes-validate, checkov, moto) -------------------------------------------
 venv="$tools_dir/venv"

@@ -8,6 +8,8 @@ import {
   stackRelease,
 } from "./environments";
 import {
+  checkEgress,
+  checkEphemeralStorage,
   checkNetworkPolicy,
   checkPodIsolation,
   checkPodSecurityRestricted,
@@ -38,6 +40,12 @@ interface MutablePod {
   containers: MutableContainer[];
   volumes: Record<string, unknown>[];
 }
+interface MutablePolicy {
+  podSelector: { matchLabels?: Record<string, string> };
+  policyTypes: string[];
+  ingress?: { from?: Record<string, unknown>[]; ports?: Record<string, unknown>[] }[];
+  egress?: { to?: Record<string, unknown>[]; ports?: Record<string, unknown>[] }[];
+}
 interface MutableDeployment {
   spec: { strategy: { rollingUpdate: { maxUnavailable: number } }; template: { spec: MutablePod } };
 }
@@ -56,6 +64,12 @@ const testPod = (docs: Manifest[]): MutablePod =>
   (docs.find((d) => d.kind === "Pod") as unknown as { spec: MutablePod }).spec;
 const ofKind = (docs: Manifest[], kind: string): Record<string, unknown> =>
   docs.find((d) => d.kind === kind) as unknown as Record<string, unknown>;
+/** The spec of the NetworkPolicy with that name. */
+const policy = (docs: Manifest[], name: string): MutablePolicy => {
+  const found = docs.find((d) => d.kind === "NetworkPolicy" && d.metadata.name === name);
+  if (!found) throw new Error(`no NetworkPolicy ${name}`);
+  return (found as unknown as { spec: MutablePolicy }).spec;
+};
 
 /** A values override (on top of the prod values) that breaks an invariant. */
 const valueBreakers = {
@@ -74,7 +88,7 @@ const valueBreakers = {
   noSpread: { topologySpread: { enabled: false } },
 } satisfies Record<string, Values>;
 
-describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
+describe("INVARIANTS.md 21-28, 37 and 38 on the rendered manifests", () => {
   const rendered = {} as Record<Environment, Manifest[]>;
   const viaValues = {} as Record<keyof typeof valueBreakers | "defaultNamespace", Manifest[]>;
 
@@ -119,6 +133,12 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
     });
     it("28: pauses in preStop for less than the grace period, matched to SHUTDOWN_DELAY_MS", () => {
       expect(checkPreStop(rendered[env])).toEqual([]);
+    });
+    it("37: denies egress but DNS to kube-dns (and, for the helm test pod, the API pods)", () => {
+      expect(checkEgress(rendered[env])).toEqual([]);
+    });
+    it("38: requests and limits ephemeral-storage, with a sizeLimit on every emptyDir", () => {
+      expect(checkEphemeralStorage(rendered[env])).toEqual([]);
     });
   });
 
@@ -311,6 +331,135 @@ describe("INVARIANTS.md 21-28 on the rendered manifests", () => {
       ]);
       const none = broken(docs(), (d) => delete (api(d) as Partial<MutableContainer>).lifecycle);
       expect(checkPreStop(none)).toEqual(["Deployment/api-blue container api: no preStop sleep"]);
+    });
+
+    it("37: egress", () => {
+      const pods = ["Deployment/api-blue", "Pod/api-blue-test-readyz"];
+      expect(checkEgress(viaValues.noNetworkPolicy)).toEqual(
+        pods.map((p) => `${p}: no NetworkPolicy restricts its egress`),
+      );
+      const ingressOnly = broken(docs(), (d) => {
+        for (const name of ["api-blue", "api-blue-test", "api-blue-default-deny"]) {
+          policy(d, name).policyTypes = ["Ingress"];
+        }
+      });
+      expect(checkEgress(ingressOnly)).toEqual(
+        pods.map((p) => `${p}: no NetworkPolicy restricts its egress`),
+      );
+      const anywhere = broken(docs(), (d) => delete policy(d, "api-blue").egress![0].to);
+      expect(checkEgress(anywhere)).toEqual([
+        "NetworkPolicy/api-blue: egress[0] admits any destination",
+        "Deployment/api-blue: egress does not admit DNS (53/UDP) to the resolver",
+        "Deployment/api-blue: egress does not admit DNS (53/TCP) to the resolver",
+      ]);
+      const anyPort = broken(docs(), (d) => delete policy(d, "api-blue").egress![0].ports);
+      expect(checkEgress(anyPort)).toContain("NetworkPolicy/api-blue: egress[0] admits every port");
+      const internet = broken(docs(), (d) =>
+        policy(d, "api-blue").egress!.push({
+          to: [{ ipBlock: { cidr: "0.0.0.0/0" } }],
+          ports: [{ port: 443, protocol: "TCP" }],
+        }),
+      );
+      expect(checkEgress(internet)).toEqual([
+        'NetworkPolicy/api-blue: egress[1] admits [{"ipBlock":{"cidr":"0.0.0.0/0"}}]: neither the cluster\'s DNS resolver nor, for the helm test pod, the API pods',
+      ]);
+      // Two peers are either-or: every pod of kube-system, or kube-dns pods in this namespace.
+      const split = broken(docs(), (d) => {
+        const rule = policy(d, "api-blue").egress![0];
+        const [{ namespaceSelector, podSelector }] = rule.to as Record<string, unknown>[];
+        rule.to = [{ namespaceSelector }, { podSelector }];
+      });
+      expect(checkEgress(split)).toEqual([
+        expect.stringMatching(
+          /^NetworkPolicy\/api-blue: egress\[0\] admits .*: neither the cluster's DNS resolver/,
+        ),
+        "Deployment/api-blue: egress does not admit DNS (53/UDP) to the resolver",
+        "Deployment/api-blue: egress does not admit DNS (53/TCP) to the resolver",
+      ]);
+      const metrics = broken(docs(), (d) =>
+        policy(d, "api-blue").egress![0].ports!.push({ port: 9153, protocol: "TCP" }),
+      );
+      expect(checkEgress(metrics)).toEqual([
+        "NetworkPolicy/api-blue: egress[0] admits port 9153/TCP on the DNS resolver",
+      ]);
+      const apiToApi = broken(docs(), (d) =>
+        policy(d, "api-blue").egress!.push(policy(d, "api-blue-test").egress![1]),
+      );
+      expect(checkEgress(apiToApi)).toEqual([
+        expect.stringMatching(
+          /^NetworkPolicy\/api-blue: egress\[1\] admits .*: neither the cluster's DNS resolver nor, for the helm test pod, the API pods$/,
+        ),
+      ]);
+    });
+
+    it("37: what the helm test pod needs", () => {
+      const unreachable = broken(docs(), (d) => policy(d, "api-blue-test").egress!.pop());
+      expect(checkEgress(unreachable)).toEqual([
+        "Pod/api-blue-test-readyz: egress does not admit the API pods on port 8080",
+      ]);
+      const ssh = broken(
+        docs(),
+        (d) => (policy(d, "api-blue-test").egress![1].ports = [{ port: 22, protocol: "TCP" }]),
+      );
+      expect(checkEgress(ssh)).toEqual([
+        "NetworkPolicy/api-blue-test: egress[1] admits port 22/TCP on the API pods",
+        "Pod/api-blue-test-readyz: egress does not admit the API pods on port 8080",
+      ]);
+      // A peer narrower or wider than the Service's selector: the AWS VPC CNI drops the ClusterIP.
+      const notTheService = broken(docs(), (d) => {
+        const [peer] = policy(d, "api-blue-test").egress![1].to as {
+          podSelector: { matchLabels: Record<string, string> };
+        }[];
+        delete peer.podSelector.matchLabels["app.kubernetes.io/instance"];
+      });
+      expect(checkEgress(notTheService)).toEqual([
+        expect.stringMatching(/^NetworkPolicy\/api-blue-test: egress\[1\] admits .*: neither/),
+        "Pod/api-blue-test-readyz: egress does not admit the API pods on port 8080",
+      ]);
+      const otherNamespace = broken(docs(), (d) => {
+        const [peer] = policy(d, "api-blue-test").egress![1].to!;
+        peer.namespaceSelector = {};
+      });
+      expect(checkEgress(otherNamespace)).toContain(
+        "Pod/api-blue-test-readyz: egress does not admit the API pods on port 8080",
+      );
+      const refused = broken(docs(), (d) => {
+        const rule = policy(d, "api-blue").ingress![0];
+        rule.from = rule.from!.filter((peer) => !("podSelector" in peer));
+      });
+      expect(checkEgress(refused)).toEqual([
+        "Deployment/api-blue: ingress does not admit Pod/api-blue-test-readyz",
+      ]);
+    });
+
+    it("38", () => {
+      const noLimit = broken(docs(), (d) => delete api(d).resources.limits["ephemeral-storage"]);
+      expect(checkEphemeralStorage(noLimit)).toEqual([
+        "Deployment/api-blue container api: resources.limits.ephemeral-storage is missing",
+      ]);
+      const noRequest = broken(
+        docs(),
+        (d) => delete testPod(d).containers[0].resources.requests["ephemeral-storage"],
+      );
+      expect(checkEphemeralStorage(noRequest)).toEqual([
+        "Pod/api-blue-test-readyz container readyz: resources.requests.ephemeral-storage is missing",
+      ]);
+      const unbounded = broken(docs(), (d) => {
+        const tmp = pod(d).volumes.find((v) => v.name === "tmp") as { emptyDir: object };
+        tmp.emptyDir = {};
+      });
+      expect(checkEphemeralStorage(unbounded)).toEqual([
+        "Deployment/api-blue: emptyDir tmp has no sizeLimit",
+      ]);
+      const tooLarge = broken(docs(), (d) => {
+        const tmp = pod(d).volumes.find((v) => v.name === "tmp") as {
+          emptyDir: { sizeLimit: string };
+        };
+        tmp.emptyDir.sizeLimit = "1Gi";
+      });
+      expect(checkEphemeralStorage(tooLarge)).toEqual([
+        "Deployment/api-blue: emptyDir tmp sizeLimit 1Gi exceeds the containers' ephemeral-storage limits (256Mi)",
+      ]);
     });
   });
 });

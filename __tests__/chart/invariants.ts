@@ -1,7 +1,9 @@
 /**
- * Checkers for INVARIANTS.md 21–28 on manifests rendered by `helm template`. Each returns the list
- * of violations (empty when the property holds), each naming the object and the field.
+ * Checkers for INVARIANTS.md 21–28, 37 and 38 on manifests rendered by `helm template`. Each
+ * returns the list of violations (empty when the property holds), each naming the object and the
+ * field.
  */
+import { parseMemory } from "../../config/rules";
 import type { Manifest } from "../helpers/helm";
 
 interface SecurityContext {
@@ -407,6 +409,277 @@ export function checkPreStop(docs: readonly Manifest[]): string[] {
   return violations;
 }
 
+/** The cluster's DNS resolver: EKS CoreDNS, as the chart's `networkPolicy.dnsTo` selects it. */
+export const CLUSTER_DNS = {
+  namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" },
+  podLabels: { "k8s-app": "kube-dns" },
+} as const;
+
+interface PolicyPort {
+  port?: string | number;
+  endPort?: number;
+  protocol?: string;
+}
+
+interface PolicyPeer {
+  podSelector?: LabelSelector & { matchExpressions?: unknown[] };
+  namespaceSelector?: LabelSelector & { matchExpressions?: unknown[] };
+  ipBlock?: { cidr: string };
+}
+
+interface PolicyRule {
+  ports?: PolicyPort[];
+  from?: PolicyPeer[];
+  to?: PolicyPeer[];
+}
+
+interface PolicySpec {
+  podSelector: LabelSelector & { matchExpressions?: unknown[] };
+  policyTypes?: string[];
+  ingress?: PolicyRule[];
+  egress?: PolicyRule[];
+}
+
+/** The policy types a policy enforces, with the API server's default when they are omitted. */
+function policyTypes(spec: PolicySpec): string[] {
+  return spec.policyTypes ?? ["Ingress", ...(spec.egress ? ["Egress"] : [])];
+}
+
+/** True when a policy's podSelector selects the labels; `{}` selects every pod. */
+function policySelects(spec: PolicySpec, labels: Record<string, string>): boolean {
+  const wanted = Object.entries(spec.podSelector.matchLabels ?? {});
+  if (spec.podSelector.matchExpressions?.length) {
+    throw new Error("podSelector.matchExpressions is not read by these checks");
+  }
+  return wanted.every(([key, value]) => labels[key] === value);
+}
+
+/** True when every entry of `subset` is in `labels` (an empty subset included). */
+function within(subset: Record<string, string> | undefined, labels: Record<string, string>) {
+  return Object.entries(subset ?? {}).every(([key, value]) => labels[key] === value);
+}
+
+/** True when a selector matches by labels that include the expected ones (more only narrow it). */
+function hasLabels(selector: PolicyPeer["podSelector"], expected: Record<string, string>): boolean {
+  if (!selector || selector.matchExpressions?.length) return false;
+  const labels = selector.matchLabels ?? {};
+  return Object.keys(labels).length > 0 && within(expected, labels);
+}
+
+/** One pod peer in the resolver's namespace, selecting the resolver's pods (both in one peer). */
+function isClusterDns(peer: PolicyPeer): boolean {
+  return (
+    peer.ipBlock === undefined &&
+    hasLabels(peer.namespaceSelector, CLUSTER_DNS.namespaceLabels) &&
+    hasLabels(peer.podSelector, CLUSTER_DNS.podLabels)
+  );
+}
+
+const protocolOf = (port: PolicyPort): string => port.protocol ?? "TCP";
+const describePort = (port: PolicyPort): string =>
+  `${String(port.port ?? "any")}${port.endPort ? `-${port.endPort}` : ""}/${protocolOf(port)}`;
+
+/** A test pod is the chart's helm test hook. */
+function isTestPod(pod: PodView): boolean {
+  return pod.labels["app.kubernetes.io/component"] === "test";
+}
+
+/** The API pods of the release, their ports (names and numbers), and the Services in front. */
+interface ApiTarget {
+  readonly pod: PodView;
+  readonly ports: Set<string | number>;
+  readonly serviceSelectors: Record<string, string>[];
+}
+
+function apiTargets(docs: readonly Manifest[]): ApiTarget[] {
+  return deployments(docs).map((pod) => {
+    const ports = new Set<string | number>();
+    for (const c of pod.spec.containers) {
+      for (const p of c.ports ?? []) {
+        ports.add(p.containerPort);
+        if (p.name) ports.add(p.name);
+      }
+    }
+    const serviceSelectors = docs
+      .filter((d) => d.kind === "Service")
+      .map((d) => field<{ selector?: Record<string, string> }>(d, "spec").selector ?? {})
+      .filter((selector) => selects({ matchLabels: selector }, pod.labels));
+    return { pod, ports, serviceSelectors };
+  });
+}
+
+/**
+ * True when a peer selects API pods of this namespace by exactly a Service's selector: a CNI that
+ * enforces egress before the Service's address is translated (the AWS VPC CNI) admits the
+ * ClusterIP only for such a peer.
+ */
+function isApiPeer(peer: PolicyPeer, target: ApiTarget): boolean {
+  if (peer.ipBlock || peer.namespaceSelector || !peer.podSelector) return false;
+  if (peer.podSelector.matchExpressions?.length) return false;
+  const labels = peer.podSelector.matchLabels ?? {};
+  return (
+    selects({ matchLabels: labels }, target.pod.labels) &&
+    target.serviceSelectors.some((selector) => within(labels, selector) && within(selector, labels))
+  );
+}
+
+/**
+ * True when an ingress rule admits a pod of this namespace (by its labels) to the port: from any
+ * source, or from a pod peer whose labels the pod carries.
+ */
+function admitsPod(
+  rule: PolicyRule,
+  labels: Record<string, string>,
+  port: { containerPort: number; name?: string } | undefined,
+): boolean {
+  const toPort =
+    !rule.ports?.length ||
+    rule.ports.some((p) => p.port === port?.containerPort || (port?.name && p.port === port.name));
+  const fromPod =
+    !rule.from?.length ||
+    rule.from.some(
+      (peer) =>
+        !peer.ipBlock &&
+        !peer.namespaceSelector &&
+        Object.keys(peer.podSelector?.matchLabels ?? {}).length > 0 &&
+        within(peer.podSelector?.matchLabels, labels),
+    );
+  return toPort && fromPod;
+}
+
+/**
+ * 37: every pod is under a default-deny egress policy that admits DNS (UDP and TCP 53) to the
+ * cluster's resolver and nothing else; the helm test pod may also reach the API pods on their port,
+ * and the API pods' ingress admits it.
+ */
+export function checkEgress(docs: readonly Manifest[]): string[] {
+  const violations: string[] = [];
+  const policies = docs
+    .filter((doc) => doc.kind === "NetworkPolicy")
+    .map((doc) => ({ at: where(doc), spec: field<PolicySpec>(doc, "spec") }));
+  const targets = apiTargets(docs);
+  for (const pod of pods(docs)) {
+    const test = isTestPod(pod);
+    const selecting = policies.filter((p) => policySelects(p.spec, pod.labels));
+    const egress = selecting.filter((p) => policyTypes(p.spec).includes("Egress"));
+    if (egress.length === 0) {
+      violations.push(`${pod.where}: no NetworkPolicy restricts its egress`);
+      continue;
+    }
+    const dnsPorts = new Set<string>();
+    const apiPorts = new Set<string | number>();
+    for (const policy of egress) {
+      for (const [index, rule] of (policy.spec.egress ?? []).entries()) {
+        const at = `${policy.at}: egress[${index}]`;
+        if (!rule.to || rule.to.length === 0) {
+          violations.push(`${at} admits any destination`);
+          continue;
+        }
+        if (!rule.ports || rule.ports.length === 0) {
+          violations.push(`${at} admits every port`);
+          continue;
+        }
+        const ports = rule.ports;
+        if (rule.to.every(isClusterDns)) {
+          for (const port of ports) {
+            const protocol = protocolOf(port);
+            if (port.port === 53 && !port.endPort && ["UDP", "TCP"].includes(protocol)) {
+              dnsPorts.add(protocol);
+            } else {
+              violations.push(`${at} admits port ${describePort(port)} on the DNS resolver`);
+            }
+          }
+          continue;
+        }
+        const target = targets.find((t) => rule.to!.every((peer) => isApiPeer(peer, t)));
+        if (test && target) {
+          for (const port of ports) {
+            if (
+              port.port !== undefined &&
+              !port.endPort &&
+              protocolOf(port) === "TCP" &&
+              target.ports.has(port.port)
+            ) {
+              apiPorts.add(port.port);
+            } else {
+              violations.push(`${at} admits port ${describePort(port)} on the API pods`);
+            }
+          }
+          continue;
+        }
+        violations.push(
+          `${at} admits ${JSON.stringify(rule.to)}: neither the cluster's DNS resolver nor, for the helm test pod, the API pods`,
+        );
+      }
+    }
+    for (const protocol of ["UDP", "TCP"]) {
+      if (!dnsPorts.has(protocol)) {
+        violations.push(`${pod.where}: egress does not admit DNS (53/${protocol}) to the resolver`);
+      }
+    }
+    if (!test) continue;
+    for (const target of targets) {
+      const port = target.pod.spec.containers[0]?.ports?.[0];
+      const reaches =
+        port && (apiPorts.has(port.containerPort) || (port.name && apiPorts.has(port.name)));
+      if (!reaches) {
+        violations.push(
+          `${pod.where}: egress does not admit the API pods on port ${String(port?.containerPort)}`,
+        );
+      }
+      const admitted = policies
+        .filter((p) => policySelects(p.spec, target.pod.labels))
+        .filter((p) => policyTypes(p.spec).includes("Ingress"))
+        .some((p) => (p.spec.ingress ?? []).some((rule) => admitsPod(rule, pod.labels, port)));
+      if (!admitted) violations.push(`${target.pod.where}: ingress does not admit ${pod.where}`);
+    }
+  }
+  if (pods(docs).length === 0) violations.push("no pod is rendered");
+  // A policy that selects several pods would report its rules once per pod.
+  return [...new Set(violations)];
+}
+
+/**
+ * 38: every container requests and limits ephemeral-storage; every emptyDir has a sizeLimit, on
+ * disk no larger than the pod's ephemeral-storage limit (which it counts towards).
+ */
+export function checkEphemeralStorage(docs: readonly Manifest[]): string[] {
+  const violations: string[] = [];
+  for (const pod of pods(docs)) {
+    // The pod's limit is the sum of its containers'; unbounded when one of them has none.
+    let podLimit: number | undefined = 0;
+    for (const c of containers(pod.spec)) {
+      const at = `${pod.where} container ${c.name}`;
+      for (const kind of ["requests", "limits"] as const) {
+        const value = c.resources?.[kind]?.["ephemeral-storage"];
+        const bytes = parseMemory(typeof value === "number" ? String(value) : value);
+        if (bytes === undefined) {
+          violations.push(
+            `${at}: resources.${kind}.ephemeral-storage is ${value === undefined ? "missing" : String(value)}`,
+          );
+        }
+        if (kind === "limits" && !(pod.spec.initContainers ?? []).includes(c)) {
+          podLimit = bytes === undefined || podLimit === undefined ? undefined : podLimit + bytes;
+        }
+      }
+    }
+    for (const volume of pod.spec.volumes ?? []) {
+      const emptyDir = volume.emptyDir as { sizeLimit?: string; medium?: string } | undefined;
+      if (!emptyDir) continue;
+      const size = parseMemory(emptyDir.sizeLimit);
+      if (size === undefined) {
+        violations.push(`${pod.where}: emptyDir ${volume.name} has no sizeLimit`);
+      } else if (emptyDir.medium !== "Memory" && podLimit !== undefined && size > podLimit) {
+        violations.push(
+          `${pod.where}: emptyDir ${volume.name} sizeLimit ${String(emptyDir.sizeLimit)} exceeds the containers' ephemeral-storage limits (${podLimit / 2 ** 20}Mi)`,
+        );
+      }
+    }
+  }
+  if (pods(docs).length === 0) violations.push("no pod is rendered");
+  return violations;
+}
+
 /** The checkers by invariant number. */
 export const INVARIANT_CHECKS = {
   21: checkPodSecurityRestricted,
@@ -417,4 +690,6 @@ export const INVARIANT_CHECKS = {
   26: checkProbes,
   27: checkRollout,
   28: checkPreStop,
+  37: checkEgress,
+  38: checkEphemeralStorage,
 } as const;

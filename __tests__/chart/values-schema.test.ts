@@ -4,6 +4,7 @@ import {
   type HelmResult,
   type Manifest,
   manifestOf,
+  manifestsOf,
   tryHelmTemplate,
   type Values,
 } from "../helpers/helm";
@@ -71,6 +72,21 @@ const rejections: readonly Rejection[] = [
     title: "a missing memory request",
     values: "resources:\n  requests:\n    memory: null\n",
     error: /at '\/resources\/requests': missing property 'memory'/,
+  },
+  {
+    title: "a missing ephemeral-storage limit",
+    values: "resources:\n  limits:\n    ephemeral-storage: null\n",
+    error: /at '\/resources\/limits': missing property 'ephemeral-storage'/,
+  },
+  {
+    title: "a missing ephemeral-storage request of the test pod",
+    values: "tests:\n  resources:\n    requests:\n      ephemeral-storage: null\n",
+    error: /at '\/tests\/resources\/requests': missing property 'ephemeral-storage'/,
+  },
+  {
+    title: "an ephemeral-storage limit without a unit",
+    values: 'resources:\n  limits:\n    ephemeral-storage: "256"\n',
+    error: /at '\/resources\/limits\/ephemeral-storage': '256' does not match pattern/,
   },
   {
     title: "a container port out of range",
@@ -157,6 +173,38 @@ const rejections: readonly Rejection[] = [
     title: "a NetworkPolicy source that is not a NetworkPolicyPeer",
     values: { networkPolicy: { ingressFrom: [{ podSelectr: {} }] } },
     error: /at '\/networkPolicy\/ingressFrom\/0': additional properties 'podSelectr' not allowed/,
+  },
+  {
+    title: "no DNS resolver to send lookups to",
+    values: { networkPolicy: { dnsTo: [] } },
+    error: /at '\/networkPolicy\/dnsTo': minItems: got 0, want 1/,
+  },
+  {
+    title: "an address range as the DNS resolver",
+    values: { networkPolicy: { dnsTo: [{ ipBlock: { cidr: "0.0.0.0/0" } }] } },
+    error:
+      /at '\/networkPolicy\/dnsTo\/0'.*(additional properties 'ipBlock' not allowed|missing properties)/s,
+  },
+  {
+    title: "every pod of a namespace as the DNS resolver",
+    values: {
+      networkPolicy: {
+        dnsTo: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: {},
+          },
+        ],
+      },
+    },
+    error: /at '\/networkPolicy\/dnsTo\/0\/podSelector': missing property 'matchLabels'/,
+  },
+  {
+    title: "DNS pods in any namespace",
+    values: {
+      networkPolicy: { dnsTo: [{ podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }] },
+    },
+    error: /at '\/networkPolicy\/dnsTo\/0': missing property 'namespaceSelector'/,
   },
   {
     title: "a source range that is not a CIDR",
@@ -250,9 +298,9 @@ describe("values that change the rendering", () => {
   });
 
   it("lets the helm test pod through a NetworkPolicy limited to configured sources", () => {
-    const policy = manifestOf(full, "NetworkPolicy") as unknown as {
+    const [policy] = manifestsOf(full, "NetworkPolicy", "api") as unknown as {
       spec: { ingress: { from: unknown[] }[] };
-    };
+    }[];
     expect(policy.spec.ingress[0].from).toEqual([
       { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress" } } },
       {

@@ -160,3 +160,16 @@ app.kubernetes.io/name: {{ printf "%s-test" (include "api.name" .) | trunc 63 | 
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: test
 {{- end }}
+
+{{/*
+Egress rule admitting DNS (UDP and TCP 53) to the cluster's resolver, from networkPolicy.dnsTo.
+*/}}
+{{- define "api.dnsEgressRule" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dnsTo | nindent 4 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}
