@@ -11,6 +11,7 @@ import {
   type CustomerEnvironmentSettings,
   type EnvironmentName,
 } from "./types";
+import { customerNamespacePrefix } from "./names";
 
 /**
  * Ids a customer may not take: Kubernetes' own namespaces, the platform's names, and the
@@ -37,12 +38,7 @@ const NAMESPACE_MAX = 63;
  * https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names
  */
 export const MAX_CUSTOMER_ID_LENGTH =
-  NAMESPACE_MAX - Math.max(...ENVIRONMENTS.map((env) => `api-${env}-`.length));
-
-/** The namespace of a customer's workspace in an environment. */
-export function customerNamespace(env: EnvironmentName, id: string): string {
-  return `api-${env}-${id}`;
-}
+  NAMESPACE_MAX - Math.max(...ENVIRONMENTS.map((env) => customerNamespacePrefix(env).length));
 
 /** A customer enabled in one environment, with its overrides there. */
 export interface EnabledCustomer {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { otherColour } from "./names";
 import { ConfigError, Issues } from "./rules";
 import { settings as committedSettings } from "./settings";
 import {
@@ -157,7 +158,7 @@ function resolveColours(
   if (activeOverride !== undefined && validateColour(activeOverride, activeVariable, issues)) {
     active = activeOverride as Colour;
   }
-  const idle: Colour = active === "blue" ? "green" : "blue";
+  const idle = otherColour(active);
   const tags: Partial<Record<Colour, string>> = { ...bg.tags };
   for (const colour of COLOURS) {
     const variable = CONFIG_ENV_VARS.colourImageTag(name, colour);

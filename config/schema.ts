@@ -423,7 +423,7 @@ function environmentSchema(name: EnvironmentName) {
   return block(
     {
       name: oneOf(ENVIRONMENTS, `must be "${name}"`).refine((n) => n === name, `must be "${name}"`),
-      /** The node group that runs only this environment's workloads (`workload-env=<name>`). */
+      /** The node group that runs only this environment's workloads (labelled with `WORKLOAD_ENV_LABEL` from `config/names.ts`). */
       nodeGroup: nodeGroupSchema(name),
       /** Off-hours schedule for this environment's node group, if any. */
       offHours: offHoursScheduleSchema.optional(),

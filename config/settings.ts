@@ -15,7 +15,7 @@ export const settings: PlatformSettings = {
     vpcCidr: "10.40.0.0/16",
     azCount: 3,
     natMode: "single",
-    kubernetesVersion: "1.33",
+    kubernetesVersion: "1.36",
     publicEndpointCidrs: ["203.0.113.0/24"],
     clusterAdminRoleArns: ["arn:aws:iam::111122223333:role/platform-admin"],
     systemNodeGroup: {

@@ -10,8 +10,15 @@ export const ENVIRONMENTS = ["dev", "prod"] as const;
 /** An application environment. */
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 
-/** Kubernetes minor versions EKS supports in standard support that this repository is tested with. */
-export const SUPPORTED_KUBERNETES_VERSIONS = ["1.31", "1.32", "1.33", "1.34", "1.35"] as const;
+/**
+ * Kubernetes minor versions the configuration accepts: those the shared stack pins add-on versions
+ * for (`config/eks-addons.ts`). The default is in EKS standard support; the older minors are the
+ * steps an existing cluster takes on its way up, as EKS upgrades one minor at a time. Support dates
+ * and their sources: `docs/support-dates.md`.
+ */
+export const SUPPORTED_KUBERNETES_VERSIONS = ["1.34", "1.35", "1.36"] as const;
+/** A Kubernetes minor version the configuration accepts. */
+export type KubernetesVersion = (typeof SUPPORTED_KUBERNETES_VERSIONS)[number];
 
 /** Deploy strategies an environment may use. */
 export const DEPLOY_STRATEGIES = ["rolling", "blue-green"] as const;

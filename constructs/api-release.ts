@@ -10,6 +10,7 @@ import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { NAMESPACE_NAME, parseCidr, parseCpu, parseMemory } from "../config/rules";
+import { deployerRole, liveService, otherColour, WORKLOAD_ENV_LABEL } from "../config/names";
 import {
   COLOURS,
   type ApiSettings,
@@ -141,11 +142,6 @@ export function chartValues(props: ApiReleaseProps): Record<string, unknown> {
   };
 }
 
-/** The other colour. */
-export function otherColour(colour: Colour): Colour {
-  return colour === "blue" ? "green" : "blue";
-}
-
 /** Pod label the chart sets from its `colour` value; the stable Service selects on it. */
 export const COLOUR_LABEL = "colour";
 
@@ -272,7 +268,7 @@ export class ApiRelease extends Construct {
     const labels = {
       ...POD_SECURITY_LABELS,
       "app.kubernetes.io/part-of": "api",
-      [Object.keys(props.nodeSelector)[0] ?? "workload-env"]: props.environment,
+      [WORKLOAD_ENV_LABEL]: props.environment,
     };
     const namespace = new NamespaceV1(this, "Namespace", {
       metadata: { name: props.namespace, labels },
@@ -329,7 +325,7 @@ export class ApiRelease extends Construct {
       this.colourReleases[active] = this.release;
       this.liveService = new ServiceV1(this, "LiveService", {
         metadata: {
-          name: `${props.releaseName}-live`,
+          name: liveService(props.releaseName),
           namespace: namespace.metadata.name,
           labels: {
             "app.kubernetes.io/name": "api",
@@ -397,7 +393,7 @@ export class ApiRelease extends Construct {
   private bindDeployer(namespace: string, namespaceRef: string, group: string): void {
     // Cluster-scoped names are literal; the namespaced objects reference the namespace so that
     // terraform creates it first.
-    const name = `${namespace}-deployer`;
+    const name = deployerRole(namespace);
     const subject = [{ kind: "Group", name: group, apiGroup: "rbac.authorization.k8s.io" }];
     const clusterRole = new ClusterRoleV1(this, "DeployerClusterRole", {
       metadata: { name },

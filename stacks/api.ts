@@ -4,11 +4,17 @@ import { AssetType, Fn, TerraformAsset, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { join } from "node:path";
 import type { ClusterTarget, CustomerConfig, EnvironmentConfig } from "../config";
-import { customerApiSettings, customerNamespace, enabledCustomers } from "../config/customers";
+import { customerApiSettings, enabledCustomers } from "../config/customers";
+import {
+  customerNamespace,
+  deployerGroup,
+  environmentNamespace,
+  ROLLING_RELEASE,
+  WORKLOAD_ENV_LABEL,
+} from "../config/names";
 import { ApiRelease } from "../constructs/api-release";
 import { subnetLayout } from "../constructs/network";
 import { PlatformStack, type PlatformStackProps } from "./base";
-import { deployerGroup, WORKLOAD_ENV_LABEL } from "./shared";
 
 /** What an environment needs from the shared stack: typed references, not names. */
 export interface ClusterReference {
@@ -90,8 +96,8 @@ export class ApiStack extends PlatformStack {
     };
     const api = new ApiRelease(this, "Api", {
       environment: environment.name,
-      namespace: `api-${environment.name}`,
-      releaseName: "api",
+      namespace: environmentNamespace(environment.name),
+      releaseName: ROLLING_RELEASE,
       chartPath: chart.path,
       imageRepository: cluster.repositoryUrl,
       settings: environment.api,
@@ -124,7 +130,7 @@ export class ApiStack extends PlatformStack {
       const release = new ApiRelease(this, `Customer-${customer.id}`, {
         environment: environment.name,
         namespace: customerNamespace(environment.name, customer.id),
-        releaseName: "api",
+        releaseName: ROLLING_RELEASE,
         chartPath: chart.path,
         imageRepository: cluster.repositoryUrl,
         settings: customerApiSettings(environment.api, overrides),

@@ -2,11 +2,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { AwsTarget, SharedConfig } from "../config";
-
-/** Terraform state key of a workspace: one key per workspace, never shared. */
-export function stateKey(workspace: string): string {
-  return `${workspace}/terraform.tfstate`;
-}
+import { stateKey } from "../config/names";
 
 /** Properties every AWS-facing stack takes. */
 export interface PlatformStackProps {

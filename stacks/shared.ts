@@ -14,34 +14,25 @@ import {
 } from "../config";
 import { ContainerRegistry } from "../constructs/container-registry";
 import { EksControlPlane } from "../constructs/eks-cluster";
+import { addonVersion, type EksAddonName } from "../config/eks-addons";
 import { EncryptionKey } from "../constructs/encryption-key";
 import { GithubCiRoles } from "../constructs/github-ci-roles";
 import { Network } from "../constructs/network";
 import { ManagedNodeGroup } from "../constructs/node-group";
-import { PlatformStack, stateKey, type PlatformStackProps } from "./base";
+import {
+  constructPrefix,
+  deployerGroup,
+  environmentNamespaces,
+  stateKey,
+  WORKLOAD_ENV_LABEL,
+} from "../config/names";
+import { PlatformStack, type PlatformStackProps } from "./base";
 
 /** Properties for {@link SharedStack}. */
 export interface SharedStackProps extends PlatformStackProps {
   /** The application environments, each with its own node group. */
   readonly environments: Readonly<Record<EnvironmentName, EnvironmentConfig>>;
 }
-
-/** Namespaces an environment's releases live in: its own, and its customers' (`api-<env>-*`). */
-export function environmentNamespaces(env: EnvironmentName): string[] {
-  return [`api-${env}`, `api-${env}-*`];
-}
-
-/**
- * Kubernetes group of an environment's deploy role (set on its access entry). The environment's stack
- * binds it to the few cluster-scoped rights the namespace-scoped access policy lacks: reading and
- * updating its own namespace, and writing its ResourceQuota and LimitRange.
- */
-export function deployerGroup(env: EnvironmentName): string {
-  return `api-${env}-deployers`;
-}
-
-/** Label that pins an environment's pods to its node group. */
-export const WORKLOAD_ENV_LABEL = "workload-env";
 
 /**
  * `shared`: the network, the EKS cluster with its node groups and add-ons, the image registry and the
@@ -96,10 +87,12 @@ export class SharedStack extends PlatformStack {
     });
 
     // Add-ons the nodes need to join and get pod networking come first; coredns needs nodes.
-    const addon = (addonName: string, dependsOn?: ITerraformDependable[]) =>
+    // Each is pinned for the cluster's minor, so an add-on changes only with a commit.
+    const addon = (addonName: EksAddonName, dependsOn?: ITerraformDependable[]) =>
       new EksAddon(this, `Addon-${addonName}`, {
         clusterName: cluster.name,
         addonName,
+        addonVersion: addonVersion(shared.kubernetesVersion, addonName),
         resolveConflictsOnCreate: "OVERWRITE",
         resolveConflictsOnUpdate: "OVERWRITE",
         // NetworkPolicies (the API's, and each customer workspace's default deny) are only
@@ -109,7 +102,9 @@ export class SharedStack extends PlatformStack {
         }),
         dependsOn,
       });
-    const nodeAddons = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"].map((a) => addon(a));
+    const nodeAddons = (["vpc-cni", "kube-proxy", "eks-pod-identity-agent"] as const).map((a) =>
+      addon(a),
+    );
 
     const nodeAssume = new DataAwsIamPolicyDocument(this, "NodeAssume", {
       statement: [
@@ -149,7 +144,7 @@ export class SharedStack extends PlatformStack {
 
     for (const env of ENVIRONMENTS) {
       const config = props.environments[env];
-      new ManagedNodeGroup(this, `${env[0].toUpperCase()}${env.slice(1)}Nodes`, {
+      new ManagedNodeGroup(this, `${constructPrefix(env)}Nodes`, {
         clusterName: cluster.name,
         name: env,
         nodeRoleArn: nodeRole.arn,

@@ -21,6 +21,7 @@ import {
   type StackJson,
   synthStacks,
 } from "../helpers/synth";
+import { colourRelease } from "../../config/names";
 
 const OLD = "release-0.1.0";
 const NEW = "release-0.2.0";
@@ -128,10 +129,10 @@ describe("blue/green in the synthesized prod stack", () => {
         colour: active,
       });
       // A failed install or test of the active colour (atomic, wait) never reaches the Service.
-      expect(service.depends_on).toEqual([address(releaseNamed(run.prod, `api-${active}`))]);
+      expect(service.depends_on).toEqual([address(releaseNamed(run.prod, colourRelease(active)))]);
       // The old colour shrinks only after traffic has left it.
-      expect(releaseNamed(run.prod, `api-${idle}`).depends_on).toEqual([address(service)]);
-      expect(releaseNamed(run.prod, `api-${active}`)).not.toHaveProperty("depends_on");
+      expect(releaseNamed(run.prod, colourRelease(idle)).depends_on).toEqual([address(service)]);
+      expect(releaseNamed(run.prod, colourRelease(active))).not.toHaveProperty("depends_on");
     }
   });
 
@@ -152,8 +153,8 @@ describe("blue/green in the synthesized prod stack", () => {
     expect(String(deploy.prod.output?.service_url?.value)).toBe(
       `http://\${${address(service)}.status[0].load_balancer[0].ingress[0].hostname}`,
     );
-    for (const colour of ["blue", "green"]) {
-      expect(valuesOf(releaseNamed(deploy.prod, `api-${colour}`)).service).toEqual({
+    for (const colour of ["blue", "green"] as const) {
+      expect(valuesOf(releaseNamed(deploy.prod, colourRelease(colour))).service).toEqual({
         type: "ClusterIP",
       });
     }

@@ -10,6 +10,7 @@ import {
   type StackRelease,
 } from "./environments";
 import { INVARIANT_CHECKS } from "./invariants";
+import { kubeScore } from "./kube-score";
 
 /**
  * A customer workspace adds a release per environment with values the committed configuration
@@ -67,7 +68,7 @@ describe("customer releases, as the stacks synthesize them", () => {
     },
   );
 
-  it.each(["api-dev-acme", "api-prod-acme"])("%s: keeps INVARIANTS.md 21-28", (ns) => {
+  it.each(["api-dev-acme", "api-prod-acme"])("%s: keeps INVARIANTS.md 21-28, 37 and 38", (ns) => {
     const docs = rendered.get(ns) ?? [];
     const env = ns.startsWith("api-prod") ? "prod" : "dev";
     const violations = Object.entries(INVARIANT_CHECKS).flatMap(([n, check]) =>
@@ -75,6 +76,13 @@ describe("customer releases, as the stacks synthesize them", () => {
     );
     expect(violations).toEqual([]);
   });
+
+  it.each(["api-dev-acme", "api-prod-acme"])(
+    "%s: kube-score finds no missing ephemeral-storage or network policy",
+    async (ns) => {
+      expect((await kubeScore(rendered.get(ns) ?? [], version)).findings).toEqual([]);
+    },
+  );
 
   it("closes the customer namespace to all but the configured CIDRs and its own test pod", () => {
     const docs = rendered.get("api-dev-acme") ?? [];
@@ -84,12 +92,21 @@ describe("customer releases, as the stacks synthesize them", () => {
         podSelector: object;
         policyTypes: string[];
         ingress?: { from: Record<string, unknown>[] }[];
+        egress?: unknown[];
       };
     }[];
-    expect(policies).toHaveLength(2);
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual([
+      "api",
+      "api-default-deny",
+      "api-test",
+    ]);
     const deny = policies.find((p) => Object.keys(p.spec.podSelector).length === 0);
-    expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress"] });
-    const api = policies.find((p) => p !== deny);
+    expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    // The test pod's own policy admits no ingress.
+    const test = policies.find((p) => p.metadata.name === "api-test");
+    expect(test?.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(test?.spec.ingress).toBeUndefined();
+    const api = policies.find((p) => p.metadata.name === "api");
     const sources = api?.spec.ingress?.[0].from ?? [];
     expect(sources.length).toBeGreaterThan(1);
     expect(sources.slice(0, -1).every((peer) => Object.keys(peer).join() === "ipBlock")).toBe(true);

@@ -8,6 +8,7 @@ import path from "node:path";
 import { ENVIRONMENTS, type EnvironmentName } from "../../config/types";
 import { helmTemplate, type HelmOptions, type Manifest } from "../helpers/helm";
 import { only, resources, type StackJson, stackDir, synthesized } from "../helpers/synth";
+import { colourRelease, environmentNamespace, type Colour } from "../../config";
 
 export { ENVIRONMENTS };
 /** An application environment. */
@@ -136,11 +137,13 @@ export function stackRelease(env: Environment): StackRelease {
   const active = stack.output?.active_colour?.value;
   const own = releases.filter(
     (r) =>
-      r.options.namespace === `api-${env}` &&
-      (active === undefined || r.options.releaseName === `api-${String(active)}`),
+      r.options.namespace === environmentNamespace(env) &&
+      (active === undefined || r.options.releaseName === colourRelease(String(active) as Colour)),
   );
   if (own.length !== 1) {
-    throw new Error(`the ${env} stack has ${own.length} helm_release(s) in namespace api-${env}`);
+    throw new Error(
+      `the ${env} stack has ${own.length} helm_release(s) in namespace ${environmentNamespace(env)}`,
+    );
   }
   return own[0];
 }

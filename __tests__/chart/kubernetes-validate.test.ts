@@ -40,8 +40,10 @@ describe("kubernetes-validate --strict at the cluster's version", () => {
 
   it("renders the objects each set of values asks for", () => {
     const kinds = (name: string): string[] => (rendered.get(name) ?? []).map((d) => d.kind).sort();
-    const always = ["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Pod", "Service"];
-    // The stacks' values add a namespace-wide default-deny policy beside the API's own.
+    // The API pods' NetworkPolicy and the helm test pod's.
+    const policies = ["NetworkPolicy", "NetworkPolicy"];
+    const always = [...policies, "Deployment", "PodDisruptionBudget", "Pod", "Service"];
+    // The stacks' values add a namespace-wide default-deny policy beside those.
     for (const env of ENVIRONMENTS) {
       expect(kinds(env)).toEqual(
         [...always, "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceAccount"].sort(),

@@ -10,6 +10,7 @@ import {
   type StackRelease,
   stackRelease,
 } from "./environments";
+import { WORKLOAD_ENV_LABEL, environmentNamespace } from "../../config/names";
 
 /** Every file of a folder, relative to it. */
 function chartFiles(dir: string, prefix = ""): string[] {
@@ -54,7 +55,7 @@ describe.each(ENVIRONMENTS)("the %s stack's helm_release", (env: Environment) =>
   });
 
   it("installs into its own namespace, labelled for Pod Security restricted (invariant 21)", () => {
-    expect(release.options.namespace).toBe(`api-${env}`);
+    expect(release.options.namespace).toBe(environmentNamespace(env));
     const namespace = only(synthesized(env), "kubernetes_namespace_v1") as unknown as {
       metadata: { name: string; labels: Record<string, string> };
     };
@@ -63,7 +64,9 @@ describe.each(ENVIRONMENTS)("the %s stack's helm_release", (env: Environment) =>
   });
 
   it("renders every object into that namespace", () => {
-    expect(docs.map((d) => d.metadata.namespace)).toEqual(docs.map(() => `api-${env}`));
+    expect(docs.map((d) => d.metadata.namespace)).toEqual(
+      docs.map(() => environmentNamespace(env)),
+    );
   });
 
   it("runs the configured image, environment and node group", () => {
@@ -79,6 +82,6 @@ describe.each(ENVIRONMENTS)("the %s stack's helm_release", (env: Environment) =>
     expect(pod.containers[0].image).toMatch(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\//);
     const vars = Object.fromEntries(pod.containers[0].env.map((e) => [e.name, e.value]));
     expect(vars.APP_ENV).toBe(env);
-    expect(pod.nodeSelector).toEqual({ "workload-env": env });
+    expect(pod.nodeSelector).toEqual({ [WORKLOAD_ENV_LABEL]: env });
   });
 });

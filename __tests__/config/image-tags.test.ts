@@ -7,12 +7,13 @@ import { CONFIG_ENV_VARS, ConfigError, ENVIRONMENTS, loadConfig } from "../../co
 import { settings as committed } from "../../config/settings";
 import type { ApiSettings } from "../../config/types";
 import { settingsCopy } from "../helpers/synth";
+import { otherColour } from "../../config/names";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 /** The tag an environment's override deploys: its image tag, or with blue/green the idle colour's. */
 const deployed = (api: ApiSettings): string | undefined => {
   const bg = api.strategy === "blue-green" ? api.blueGreen : undefined;
-  return bg ? bg.tags[bg.activeColour === "blue" ? "green" : "blue"] : api.imageTag;
+  return bg ? bg.tags[otherColour(bg.activeColour)] : api.imageTag;
 };
 const tags = (env: Record<string, string>, settings = committed) => {
   const config = loadConfig(env, settings);

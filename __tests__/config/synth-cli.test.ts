@@ -57,7 +57,7 @@ function brokenCheckout(): string {
   const broken = text
     .replace('vpcCidr: "10.40.0.0/16"', 'vpcCidr: "10.40.0.0/33"')
     .replace("azCount: 3,", "azCount: 1,")
-    .replace('kubernetesVersion: "1.33"', 'kubernetesVersion: "1.20"');
+    .replace('kubernetesVersion: "1.36"', 'kubernetesVersion: "1.20"');
   expect(broken.match(/10\.40\.0\.0\/33|azCount: 1,|"1\.20"/g)).toHaveLength(3);
   writeFileSync(file, broken);
   return dir;

@@ -155,15 +155,15 @@ const badSettings: Array<[string, (s: Settings) => void, string, RegExp]> = [
   ],
   [
     "a Kubernetes version below the supported window",
-    (s) => (s.shared.kubernetesVersion = "1.28"),
+    (s) => (s.shared.kubernetesVersion = "1.33"),
     "shared.kubernetesVersion",
-    /one of 1\.31/,
+    /one of 1\.34, 1\.35, 1\.36$/,
   ],
   [
     "a Kubernetes version above the supported window",
     (s) => (s.shared.kubernetesVersion = "1.40"),
     "shared.kubernetesVersion",
-    /one of 1\.31/,
+    /one of 1\.34, 1\.35, 1\.36$/,
   ],
   [
     "one replica in prod",

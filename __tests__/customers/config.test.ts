@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, type CustomerConfig, type PlatformSettings } from "../../config";
 import {
   customerApiSettings,
-  customerNamespace,
   enabledCustomers,
   MAX_CUSTOMER_ID_LENGTH,
 } from "../../config/customers";
+import { customerNamespace } from "../../config/names";
 import { configFrom, settingsCopy } from "../helpers/synth";
 
 /** Settings with these customers; `customers` is typed loosely so bad shapes can be written. */

@@ -35,6 +35,7 @@ import {
   synthStacks,
 } from "../helpers/synth";
 import { isolationViolations, type NamespaceInfo } from "./isolation";
+import { WORKLOAD_ENV_LABEL } from "../../config/names";
 
 const ACME: CustomerConfig = {
   id: "acme",
@@ -299,7 +300,11 @@ describe("network isolation, on the manifests helm renders with the values the s
   it("admits the load balancer subnets and the release's own test pod, nothing else", () => {
     const docs = rendered.get("api-dev-acme")!;
     const policies = docs.filter((d) => d.kind === "NetworkPolicy");
-    expect(policies.map((p) => p.metadata.name).sort()).toEqual(["api", "api-default-deny"]);
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual([
+      "api",
+      "api-default-deny",
+      "api-test",
+    ]);
     const api = policies.find((p) => p.metadata.name === "api") as unknown as {
       spec: { ingress: { from: Record<string, unknown>[] }[] };
     };
@@ -417,7 +422,7 @@ describe("ApiRelease refuses sources that would open the namespace", () => {
       imageRepository: "example/api",
       settings: config.environments.dev.api,
       appVersion: config.appVersion,
-      nodeSelector: { "workload-env": "dev" },
+      nodeSelector: { [WORKLOAD_ENV_LABEL]: "dev" },
       ingressCidrs,
       ingressNamespaces,
     };

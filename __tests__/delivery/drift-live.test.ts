@@ -10,6 +10,7 @@ import {
 } from "../../scripts/delivery/drift";
 import { readPlanDirectory } from "../../scripts/delivery/plan-files";
 import type { ReleaseDifference, ReleaseDriftReport } from "../../scripts/delivery/releases";
+import { environmentNamespace } from "../../config/names";
 
 const RUN = "https://github.com/o/n/actions/runs/7";
 const COMMIT = "c".repeat(40);
@@ -31,7 +32,11 @@ const difference = (over: Partial<ReleaseDifference> = {}): ReleaseDifference =>
 const report = (stack: string, differences: ReleaseDifference[]): ReleaseDriftReport => ({
   stack,
   releases: [
-    { release: stack === "prod" ? "api-blue" : "api", namespace: `api-${stack}`, objects: 7 },
+    {
+      release: stack === "prod" ? "api-blue" : "api",
+      namespace: environmentNamespace(stack),
+      objects: 7,
+    },
   ],
   differences,
 });

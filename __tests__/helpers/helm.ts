@@ -9,14 +9,18 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
+import { settings } from "../../config/settings";
 import { REPO_ROOT, tool } from "../../scripts/toolchain";
 
 /** The repository root. */
 export const repoRoot = REPO_ROOT;
 /** The API chart. */
 export const apiChartDir = path.join(repoRoot, "helm", "api");
-/** Kubernetes version rendered and validated against unless a caller names another. */
-export const DEFAULT_KUBE_VERSION = "1.33.0";
+/**
+ * Kubernetes version rendered and validated against unless a caller names another: the configured
+ * cluster's minor (`shared.kubernetesVersion`), as `kubernetes-validate` bundles schemas for it.
+ */
+export const DEFAULT_KUBE_VERSION = `${settings.shared.kubernetesVersion}.0`;
 
 /** A rendered Kubernetes object. */
 export interface Manifest {

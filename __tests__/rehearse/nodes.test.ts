@@ -5,10 +5,11 @@ import {
   taintEffect,
   type NodeGroup,
 } from "../../scripts/rehearse/cluster/nodes";
+import { WORKLOAD_ENV_LABEL } from "../../config/names";
 
 const group: NodeGroup = {
   name: "prod",
-  labels: { "workload-env": "prod" },
+  labels: { [WORKLOAD_ENV_LABEL]: "prod" },
   taints: [],
   desiredSize: 4,
   instanceTypes: ["m6i.large", "mystery.large"],
@@ -36,7 +37,7 @@ describe("fake nodes", () => {
       "eu-west-1a",
     ]);
     expect(nodes[0]!.metadata.labels).toMatchObject({
-      "workload-env": "prod",
+      [WORKLOAD_ENV_LABEL]: "prod",
       "eks.amazonaws.com/nodegroup": "prod",
       "kubernetes.io/hostname": "prod-a-0",
       "node.kubernetes.io/instance-type": "m6i.large",

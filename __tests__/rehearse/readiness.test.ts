@@ -14,6 +14,7 @@ import {
   type KubeItem,
   type KubeList,
 } from "../../scripts/rehearse/cluster/readiness";
+import { WORKLOAD_ENV_LABEL } from "../../config/names";
 
 function node(
   name: string,
@@ -43,9 +44,9 @@ function pod(
 
 const nodes: KubeList = {
   items: [
-    node("dev-a-0", { "workload-env": "dev", "topology.kubernetes.io/zone": "eu-west-1a" }),
-    node("dev-b-1", { "workload-env": "dev", "topology.kubernetes.io/zone": "eu-west-1b" }),
-    node("prod-a-0", { "workload-env": "prod", "topology.kubernetes.io/zone": "eu-west-1a" }),
+    node("dev-a-0", { [WORKLOAD_ENV_LABEL]: "dev", "topology.kubernetes.io/zone": "eu-west-1a" }),
+    node("dev-b-1", { [WORKLOAD_ENV_LABEL]: "dev", "topology.kubernetes.io/zone": "eu-west-1b" }),
+    node("prod-a-0", { [WORKLOAD_ENV_LABEL]: "prod", "topology.kubernetes.io/zone": "eu-west-1a" }),
   ],
 };
 
@@ -86,9 +87,9 @@ describe("nodes and pods", () => {
 
   it("names pods off their environment's nodes, unscheduled ones included", () => {
     const pods = [pod("a", "dev-a-0"), pod("b", "prod-a-0"), pod("c", undefined)];
-    expect(podsOffLabel(pods, nodes, "workload-env", "dev")).toEqual([
-      "b (node prod-a-0, workload-env=prod)",
-      "c (node none, workload-env=unset)",
+    expect(podsOffLabel(pods, nodes, WORKLOAD_ENV_LABEL, "dev")).toEqual([
+      `b (node prod-a-0, ${WORKLOAD_ENV_LABEL}=prod)`,
+      `c (node none, ${WORKLOAD_ENV_LABEL}=unset)`,
     ]);
   });
 

@@ -21,6 +21,13 @@ import {
   resources,
   synthesized,
 } from "./stack-helpers";
+import {
+  WORKLOAD_ENV_LABEL,
+  colourRelease,
+  deployerGroup,
+  deployerRole,
+  environmentNamespace,
+} from "../../config/names";
 
 const REMOTE = "data.terraform_remote_state.cross-stack-reference-input-shared.outputs.";
 
@@ -29,7 +36,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   const cfg = settings.environments[env];
   // With blue/green the serving release is the active colour's; __tests__/blue-green/ covers the rest.
   const blueGreen = cfg.api.strategy === "blue-green" ? cfg.api.blueGreen : undefined;
-  const releaseName = blueGreen ? `api-${blueGreen.activeColour}` : "api";
+  const releaseName = blueGreen ? colourRelease(blueGreen.activeColour) : "api";
   const release = only(json, "helm_release", (r) => r.name === releaseName);
   const namespace = only(json, "kubernetes_namespace_v1");
   const values = JSON.parse((release.values as string[])[0]) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -87,14 +94,14 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   it("creates namespace api-<env> labelled for Pod Security restricted", () => {
     expect(json).toHaveResourceWithProperties(NamespaceV1, {
       metadata: {
-        name: `api-${env}`,
+        name: environmentNamespace(env),
         labels: {
           "pod-security.kubernetes.io/enforce": "restricted",
           "pod-security.kubernetes.io/enforce-version": "latest",
           "pod-security.kubernetes.io/audit": "restricted",
           "pod-security.kubernetes.io/warn": "restricted",
           "app.kubernetes.io/part-of": "api",
-          "workload-env": env,
+          [WORKLOAD_ENV_LABEL]: env,
         },
       },
     });
@@ -159,7 +166,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
               sourceRanges: cfg.api.service.sourceRanges,
             },
           },
-      nodeSelector: { "workload-env": env },
+      nodeSelector: { [WORKLOAD_ENV_LABEL]: env },
       // Only the load balancer's subnets reach the pods, behind a namespace-wide default deny.
       networkPolicy: {
         enabled: true,
@@ -174,19 +181,19 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   });
 
   it("binds the deploy role's group to its own namespace object, quota and limits only", () => {
-    const group = `api-${env}-deployers`;
+    const group = deployerGroup(env);
     const clusterRole = only(json, "kubernetes_cluster_role_v1");
     expect(clusterRole.rule).toEqual([
       {
         api_groups: [""],
         resources: ["namespaces"],
-        resource_names: [`api-${env}`],
+        resource_names: [environmentNamespace(env)],
         verbs: ["get", "update", "patch"],
       },
       {
         api_groups: ["rbac.authorization.k8s.io"],
         resources: ["clusterroles", "clusterrolebindings"],
-        resource_names: [`api-${env}-deployer`],
+        resource_names: [deployerRole(environmentNamespace(env))],
         verbs: ["get"],
       },
     ]);

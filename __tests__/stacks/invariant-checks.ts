@@ -5,6 +5,7 @@
  */
 import type { StackName } from "../../stacks/app";
 import { dataSources, resources, type Block, type StackJson } from "../helpers/synth";
+import { WORKLOAD_ENV_LABEL } from "../../config/names";
 
 export type Stacks = Record<StackName, StackJson>;
 export type Checker = (stacks: Stacks) => string[];
@@ -340,7 +341,7 @@ export const invariants: Record<string, Checker> = {
   "17 prod node group min >= 2, update_config on every group": (stacks) => {
     const groups = resources(stacks.shared, "aws_eks_node_group");
     const problems: string[] = [];
-    const prod = groups.find((g) => (g.labels as Obj | undefined)?.["workload-env"] === "prod");
+    const prod = groups.find((g) => (g.labels as Obj | undefined)?.[WORKLOAD_ENV_LABEL] === "prod");
     const min = one(prod?.scaling_config)?.min_size;
     if (typeof min !== "number" || min < 2)
       problems.push(`prod node group min_size ${String(min)}`);

@@ -13,6 +13,7 @@ import { GithubCiRoles } from "../../constructs/github-ci-roles";
 import { STACK_NAMES } from "../../stacks/app";
 import { configFrom, settingsCopy, synthesized, type StackJson } from "../helpers/synth";
 import { invariants, type Stacks } from "./invariant-checks";
+import { WORKLOAD_ENV_LABEL } from "../../config/names";
 
 type Obj = Record<string, unknown>;
 /** Settings with `readonly` removed, to break one field in a test. */
@@ -379,7 +380,7 @@ describe("the configuration and constructs refuse to break the invariants", () =
         imageRepository: "r",
         settings: settingsCopy().environments.dev.api,
         appVersion: "0.1.0",
-        nodeSelector: { "workload-env": "dev" },
+        nodeSelector: { [WORKLOAD_ENV_LABEL]: "dev" },
         maxHistory,
       });
     expect(() => release(0)).toThrow(/maxHistory/);

@@ -23,6 +23,7 @@ import {
   resources,
   synthesized,
 } from "./stack-helpers";
+import { WORKLOAD_ENV_LABEL, deployerGroup, environmentNamespaces } from "../../config/names";
 
 const json = synthesized("shared");
 const s = settings.shared;
@@ -207,10 +208,10 @@ describe("shared stack", () => {
       }
     });
 
-    it("labels environment groups workload-env=<env> and leaves the system group unlabelled", () => {
-      expect(nodeGroup("dev").labels).toMatchObject({ "workload-env": "dev" });
-      expect(nodeGroup("prod").labels).toMatchObject({ "workload-env": "prod" });
-      expect(nodeGroup("system").labels).not.toHaveProperty("workload-env");
+    it(`labels environment groups ${WORKLOAD_ENV_LABEL}=<env> and leaves the system group unlabelled`, () => {
+      expect(nodeGroup("dev").labels).toMatchObject({ [WORKLOAD_ENV_LABEL]: "dev" });
+      expect(nodeGroup("prod").labels).toMatchObject({ [WORKLOAD_ENV_LABEL]: "prod" });
+      expect(nodeGroup("system").labels).not.toHaveProperty(WORKLOAD_ENV_LABEL);
     });
 
     it("scales the dev group to zero off hours and back to its sizes, in the configured zone", () => {
@@ -314,7 +315,7 @@ describe("shared stack", () => {
           "aws_eks_access_entry",
           (e) => e.principal_arn === ref(roleNamed(`deploy-${env}`), "arn"),
         );
-        expect(entry.kubernetes_groups).toEqual([`api-${env}-deployers`]);
+        expect(entry.kubernetes_groups).toEqual([deployerGroup(env)]);
         expect(
           only(
             json,
@@ -323,7 +324,7 @@ describe("shared stack", () => {
           ),
         ).toMatchObject({
           policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy",
-          access_scope: { type: "namespace", namespaces: [`api-${env}`, `api-${env}-*`] },
+          access_scope: { type: "namespace", namespaces: environmentNamespaces(env) },
         });
       }
     });

@@ -7,6 +7,7 @@ import { settings } from "../../config/settings";
 import { STACK_NAMES, type StackName } from "../../stacks/app";
 import { configFrom, synthStacks, type StackJson } from "../helpers/synth";
 import { one, only, synthesized } from "./stack-helpers";
+import { colourRelease, type Colour } from "../../config";
 
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
 /** The values of the serving release: the one release, or with blue/green the active colour's. */
@@ -15,7 +16,7 @@ const valuesOf = (json: StackJson) =>
     (
       only(json, "helm_release", (r) => {
         const active = json.output?.active_colour?.value;
-        return active === undefined || r.name === `api-${String(active)}`;
+        return active === undefined || r.name === colourRelease(String(active) as Colour);
       }).values as string[]
     )[0],
   ) as {

@@ -8,6 +8,7 @@
  * - `rollback`: the same flip back to the previous colour, no rebuild and no re-install;
  * - `current`: what runs now, so a plan or a drift check compares the state with itself.
  */
+import { otherColour } from "../../config/names";
 import { OCI_TAG } from "../../config/rules";
 import { CONFIG_ENV_VARS } from "../../config/load";
 import {
@@ -39,11 +40,6 @@ export function committedColours(
   const api = config.environments[env].api;
   if (api.strategy !== "blue-green" || api.blueGreen === undefined) return undefined;
   return { active: api.blueGreen.activeColour, tags: { ...api.blueGreen.tags } };
-}
-
-/** The other colour. */
-function other(colour: Colour): Colour {
-  return colour === "blue" ? "green" : "blue";
 }
 
 /** Parses an environment name, a usage error otherwise. */
@@ -100,7 +96,7 @@ export function colourStep(
   state: ColourState,
   step: ColourStep,
 ): Array<[string, string]> {
-  const idle = other(state.active);
+  const idle = otherColour(state.active);
   let active = state.active;
   const tags = { ...state.tags };
   if (step.action === "deploy") {

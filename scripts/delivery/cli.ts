@@ -17,7 +17,7 @@ import {
   runOutcome,
   type RunReport,
 } from "./alert";
-import { loadConfig } from "../../config";
+import { colourRelease, loadConfig, otherColour, type Colour } from "../../config";
 import { colourState, colourStep, committedColours, environmentName } from "./blue-green";
 import { AwsCliEcr, findImage, parseRepositoryUrl, promoteImage } from "./ecr";
 import { DeliveryError, UsageError } from "./errors";
@@ -36,6 +36,9 @@ import {
 } from "./releases";
 import { smokeTest } from "./smoke";
 import { releaseStaleLock } from "./state-lock";
+import { EKS_ADDON_VERSIONS } from "../../config/eks-addons";
+import { dayNumber, supportDatesDocument, supportObservation } from "./support";
+import { SUPPORT_TABLE } from "./support-dates";
 import { syncTrackingIssue } from "./tracking-issue";
 
 type Options = Record<string, string | string[] | boolean | undefined>;
@@ -66,6 +69,10 @@ const USAGE = `usage: npm run delivery -- <command> [options]
                 (recover-releases and release-drift run HELM_BIN / KUBECTL_BIN, default helm and
                 kubectl, against the cluster KUBECONFIG names)
   alert         --workflow <deploy-dev|release|shared|drift> --results "<needs.*.result ...>"
+  support-issue [--today YYYY-MM-DD] [--run-url <url>]
+                one issue labelled end-of-support while the configured EKS version is within 90
+                days of leaving standard support, or a tool in docs/support-dates.md is past its end
+  support-dates --out docs/support-dates.md   render the support table (scripts/delivery/support-dates.ts)
   upload-sarif  --file <report.sarif> --category <name> --ref <git ref> --commit <sha>
 `;
 
@@ -258,8 +265,7 @@ const commands: Record<
             : { action: "current" },
       );
       for (const [key, value] of assignments) out(key, value);
-      const idle = state.active === "blue" ? "green" : "blue";
-      if (step !== "current") out("BLUE_GREEN_RELEASE", `api-${idle}`);
+      if (step !== "current") out("BLUE_GREEN_RELEASE", colourRelease(otherColour(state.active)));
     },
   },
   strategy: {
@@ -280,7 +286,7 @@ const commands: Record<
       const state = colourState(readOutputs(str(o, "outputs")), env);
       const assignments = colourStep(env, state, { action: "rollback", to });
       for (const [key, value] of assignments) out(key, value);
-      out("BLUE_GREEN_RELEASE", `api-${assignments[0][1]}`);
+      out("BLUE_GREEN_RELEASE", colourRelease(assignments[0][1] as Colour));
       log(`${env}: traffic moves from ${state.active} to ${assignments[0][1]}`);
     },
   },
@@ -321,6 +327,42 @@ const commands: Record<
         await syncTrackingIssue(new GitHubClient(gitHubContextFromEnv(process.env)), observation),
       );
       out("drift", String(observation.state === "problem"));
+    },
+  },
+  "support-issue": {
+    options: { today: { type: "string" }, "run-url": { type: "string" } },
+    async run(o) {
+      const today = optional(o, "today") ?? new Date().toISOString().slice(0, 10);
+      try {
+        dayNumber(today);
+      } catch (error) {
+        throw new UsageError(`--today: ${(error as Error).message}`);
+      }
+      const version = loadConfig({}).shared.kubernetesVersion;
+      const runUrl = optional(o, "run-url");
+      const observation = supportObservation(
+        SUPPORT_TABLE,
+        version,
+        today,
+        runUrl ? { runUrl } : {},
+      );
+      log(`EKS ${version} on ${today}: ${observation.state}`);
+      log(
+        await syncTrackingIssue(new GitHubClient(gitHubContextFromEnv(process.env)), observation),
+      );
+      out("support", observation.state);
+    },
+  },
+  "support-dates": {
+    options: { out: { type: "string" } },
+    async run(o) {
+      const file = str(o, "out");
+      const version = loadConfig({}).shared.kubernetesVersion;
+      writeFileSync(
+        file,
+        await supportDatesDocument(SUPPORT_TABLE, version, EKS_ADDON_VERSIONS, file),
+      );
+      log(`wrote ${file}`);
     },
   },
   "recover-state": {

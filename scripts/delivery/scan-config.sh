@@ -31,7 +31,7 @@ echo "== api/Dockerfile (checkov dockerfile)"
 # is rendered here at the cluster's version and the manifests are checked.
 rendered="$(mktemp -d)"
 trap 'rm -rf "$rendered"' EXIT
-"$tools_dir/bin/helm" template api "$repo_root/helm/api" --kube-version "${KUBE_VERSION:-1.33.0}" \
+"$tools_dir/bin/helm" template api "$repo_root/helm/api" --kube-version "${KUBE_VERSION:-1.36.0}" \
   --namespace api \
   --set image.repository=123456789012.dkr.ecr.eu-west-1.amazonaws.com/api \
   --set image.tag=sha-0000000000000000000000000000000000000000 >"$rendered/api.yaml"

@@ -7,6 +7,13 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import {
+  colourRelease,
+  environmentNamespace,
+  liveService,
+  WORKLOAD_ENV_LABEL,
+  type Colour,
+} from "../../config";
 import type { Clients } from "./cluster/kube";
 import { podReady, workloadPods, type KubeItem } from "./cluster/readiness";
 import type { LocalCluster } from "./cluster/start";
@@ -35,8 +42,6 @@ export interface PlatformContext {
   readonly print: (line: string) => void;
 }
 
-/** The node label that ties a node group to its environment. */
-const ENV_LABEL = "workload-env";
 /** The failure rehearsals' release timeout: long enough to sample, short enough for CI. */
 const FAILURE_TIMEOUT_SECONDS = 60;
 /** A customer the rehearsal adds and removes, as a developer would in `config/settings.ts`. */
@@ -155,7 +160,9 @@ async function checkRelease(
     60_000,
   );
   const nodes = await k.getList("nodes");
-  const envOf = new Map(nodes.items.map((n) => [n.metadata.name, n.metadata.labels?.[ENV_LABEL]]));
+  const envOf = new Map(
+    nodes.items.map((n) => [n.metadata.name, n.metadata.labels?.[WORKLOAD_ENV_LABEL]]),
+  );
   const off = found.pods.filter((p) => envOf.get(p.spec?.nodeName ?? "") !== env);
   if (off.length > 0) {
     throw new Error(
@@ -177,7 +184,7 @@ async function checkRelease(
 async function servingColour(k: Clients, ns: string): Promise<string> {
   const svc = await k.getJson<{ spec: { selector: Record<string, string> } }>(
     "service",
-    "api-live",
+    liveService(),
     ns,
   );
   const colour = svc.spec.selector.colour;
@@ -197,7 +204,7 @@ function sampleServing(k: Clients, ns: string, want: number) {
     while (!stopped) {
       try {
         const colour = await servingColour(k, ns);
-        const dep = await releaseDeployment(k, ns, `api-${colour}`);
+        const dep = await releaseDeployment(k, ns, colourRelease(colour as Colour));
         samples.push({ colour, ready: (await readyPods(k, ns, dep)).length });
       } catch (error) {
         errors.push(error instanceof Error ? error.message : String(error));
@@ -250,14 +257,14 @@ export async function rehearsePlatform(ctx: PlatformContext): Promise<void> {
     );
     await steps.run(
       "dev: the release runs",
-      () => checkRelease(ctx, "dev", "api-dev", "api", `sha-${previous}`),
+      () => checkRelease(ctx, "dev", environmentNamespace("dev"), "api", `sha-${previous}`),
       (s) => s,
     );
     await steps.run(
       "deploy-dev: a new sha-<commit> tag rolls dev",
       async () => {
         const result = await deployClean(ctx, "dev", devVars(head));
-        return `${note(result)}; ${await checkRelease(ctx, "dev", "api-dev", "api", `sha-${head}`)}`;
+        return `${note(result)}; ${await checkRelease(ctx, "dev", environmentNamespace("dev"), "api", `sha-${head}`)}`;
       },
       (s) => s,
     );
@@ -276,10 +283,10 @@ export async function rehearsePlatform(ctx: PlatformContext): Promise<void> {
       "prod: both colours run, the stable Service selects the committed one",
       async () => {
         const lines = [
-          await checkRelease(prod, "prod", "api-prod", "api-blue"),
-          await checkRelease(prod, "prod", "api-prod", "api-green"),
+          await checkRelease(prod, "prod", environmentNamespace("prod"), "api-blue"),
+          await checkRelease(prod, "prod", environmentNamespace("prod"), "api-green"),
         ];
-        lines.push(`api-live selects ${await servingColour(k, "api-prod")}`);
+        lines.push(`api-live selects ${await servingColour(k, environmentNamespace("prod"))}`);
         return lines.join("; ");
       },
       (s) => s,
@@ -297,14 +304,14 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
   const tag = `release-${ctx.appVersion}-rc.1`;
   const prodReplicas = await releaseDeployment(
     k,
-    "api-prod",
-    `api-${await servingColour(k, "api-prod")}`,
+    environmentNamespace("prod"),
+    colourRelease((await servingColour(k, environmentNamespace("prod"))) as Colour),
   );
   const want = prodReplicas.spec.replicas ?? 1;
-  const sampler = sampleServing(k, "api-prod", want);
+  const sampler = sampleServing(k, environmentNamespace("prod"), want);
   let vars: Record<string, string> = {};
   try {
-    const before = await servingColour(k, "api-prod");
+    const before = await servingColour(k, environmentNamespace("prod"));
     await steps.run(
       `release 1/3: ${tag} into the idle colour (blue-green --step deploy, cdktf deploy prod)`,
       async () => {
@@ -326,11 +333,11 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
           .map(([key, v]) => `${key}=${v}`)
           .join(
             " ",
-          )}; ${note(result)}; ${await checkRelease(ctx, "prod", "api-prod", idle, tag)}; api-live still selects ${await servingColour(k, "api-prod")}`;
+          )}; ${note(result)}; ${await checkRelease(ctx, "prod", environmentNamespace("prod"), idle, tag)}; api-live still selects ${await servingColour(k, environmentNamespace("prod"))}`;
       },
       (s) => s,
     );
-    if ((await servingColour(k, "api-prod")) !== before) {
+    if ((await servingColour(k, environmentNamespace("prod"))) !== before) {
       throw new Error("the deploy into the idle colour moved traffic");
     }
     await steps.run(
@@ -342,7 +349,7 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
           "test",
           release,
           "--namespace",
-          "api-prod",
+          environmentNamespace("prod"),
           "--timeout",
           "5m",
           // The workflow adds --logs; no kubelet serves pod logs here (listed difference).
@@ -362,7 +369,7 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
         );
         vars = { ...vars, ...switchVars };
         const result = await deployClean(ctx, "prod", vars);
-        const now = await servingColour(k, "api-prod");
+        const now = await servingColour(k, environmentNamespace("prod"));
         if (now === before) throw new Error(`api-live still selects ${before} after the switch`);
         return `${note(result)}; api-live: ${before} -> ${now}`;
       },
@@ -378,7 +385,7 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
         );
         vars = { ...vars, ...back };
         const result = await deployClean(ctx, "prod", vars);
-        const now = await servingColour(k, "api-prod");
+        const now = await servingColour(k, environmentNamespace("prod"));
         if (now !== before)
           throw new Error(`api-live selects ${now} after the rollback, not ${before}`);
         return `${note(result)}; api-live back on ${now}`;
@@ -537,7 +544,7 @@ async function rehearseFailures(
     await steps.run(
       "failure: an upgrade that never becomes ready is rolled back by atomic",
       async () => {
-        const nodes = (await k.getList("nodes", undefined, `${ENV_LABEL}=dev`)).items.map(
+        const nodes = (await k.getList("nodes", undefined, `${WORKLOAD_ENV_LABEL}=dev`)).items.map(
           (n) => n.metadata.name,
         );
         // No room for a new pod anywhere in dev's node group: the upgrade's pods stay Pending.
@@ -548,7 +555,9 @@ async function rehearseFailures(
             before,
             min,
             samples,
-          } = await sampleReady(k, "api-dev", "api", () => commands.deploy("dev", broken));
+          } = await sampleReady(k, environmentNamespace("dev"), "api", () =>
+            commands.deploy("dev", broken),
+          );
           if (result.ok)
             throw new Error("cdktf deploy succeeded with pods that never became ready");
           const seen = userError(result);
@@ -558,7 +567,7 @@ async function rehearseFailures(
             throw new Error(
               `the previous pods dropped from ${before} to ${min} Ready during the upgrade`,
             );
-          const status = await k.releaseStatus("api", "api-dev");
+          const status = await k.releaseStatus("api", environmentNamespace("dev"));
           if (status?.status !== "deployed")
             throw new Error(`release status after the rollback: ${JSON.stringify(status)}`);
           return `exit ${result.exitCode}; user sees:\n${seen}\nprevious pods: ${before} Ready, at least ${min} in each of ${samples} samples; release ${status.status} (${status.description})`;
@@ -582,7 +591,7 @@ async function rehearseFailures(
               "cdktf deploy succeeded with pods that violate Pod Security restricted",
             );
           const seen = userError(result);
-          const events = await k.getList("events", "api-dev");
+          const events = await k.getList("events", environmentNamespace("dev"));
           const refused = events.items
             .map((e) => (e as unknown as { message?: string }).message ?? "")
             .find((m) => /violates PodSecurity "restricted/.test(m));
@@ -599,13 +608,13 @@ async function rehearseFailures(
     await steps.run(
       "failure: a quota too small for the release",
       async () => {
-        const dep = await releaseDeployment(k, "api-dev", "api");
-        const pods = (await readyPods(k, "api-dev", dep)).length;
+        const dep = await releaseDeployment(k, environmentNamespace("dev"), "api");
+        const pods = (await readyPods(k, environmentNamespace("dev"), dep)).length;
         // A quota outside the stack (a cluster policy, say) leaves no room for the rollout's surge pod.
         const quota = {
           apiVersion: "v1",
           kind: "ResourceQuota",
-          metadata: { name: "rehearse-too-small", namespace: "api-dev" },
+          metadata: { name: "rehearse-too-small", namespace: environmentNamespace("dev") },
           spec: { hard: { pods: String(pods) } },
         };
         await k.kubectlOk(["apply", "-f", "-"], JSON.stringify(quota));
@@ -613,14 +622,20 @@ async function rehearseFailures(
           const result = await commands.deploy("dev", broken);
           if (result.ok) throw new Error("cdktf deploy succeeded although the quota has no room");
           const seen = userError(result);
-          const events = await k.getList("events", "api-dev");
+          const events = await k.getList("events", environmentNamespace("dev"));
           const exceeded = events.items
             .map((e) => (e as unknown as { message?: string }).message ?? "")
             .find((m) => /exceeded quota/.test(m));
           if (!exceeded) throw new Error(`no quota refusal among the events; user sees:\n${seen}`);
           return `exit ${result.exitCode}; user sees:\n${seen}\nthe server: ${exceeded}`;
         } finally {
-          await k.kubectlOk(["delete", "resourcequota", "rehearse-too-small", "-n", "api-dev"]);
+          await k.kubectlOk([
+            "delete",
+            "resourcequota",
+            "rehearse-too-small",
+            "-n",
+            environmentNamespace("dev"),
+          ]);
         }
       },
       (s) => s,
@@ -629,7 +644,7 @@ async function rehearseFailures(
     await steps.run(
       "failure: a deploy killed mid-apply (SIGKILL during the helm upgrade)",
       async () => {
-        const nodes = (await k.getList("nodes", undefined, `${ENV_LABEL}=dev`)).items.map(
+        const nodes = (await k.getList("nodes", undefined, `${WORKLOAD_ENV_LABEL}=dev`)).items.map(
           (n) => n.metadata.name,
         );
         await k.kubectlOk(["taint", "nodes", ...nodes, "rehearse/full=true:NoSchedule"]);
@@ -639,7 +654,7 @@ async function rehearseFailures(
           pending = await waitFor(
             "the helm upgrade to start (release status pending-upgrade)",
             async () => {
-              const status = await k.releaseStatus("api", "api-dev");
+              const status = await k.releaseStatus("api", environmentNamespace("dev"));
               return status?.status === "pending-upgrade" ? status.status : undefined;
             },
             120_000,
@@ -649,7 +664,7 @@ async function rehearseFailures(
         } finally {
           await k.kubectlOk(["taint", "nodes", ...nodes, "rehearse/full=true:NoSchedule-"]);
         }
-        const stuck = await k.releaseStatus("api", "api-dev");
+        const stuck = await k.releaseStatus("api", environmentNamespace("dev"));
         if (stuck?.status !== "pending-upgrade")
           throw new Error(`after the kill the release is ${JSON.stringify(stuck)}`);
         const found = await recover(ctx, "dev", devVars(head));
@@ -659,7 +674,7 @@ async function rehearseFailures(
           );
         }
         const recovered = await deployClean(ctx, "dev", devVars(head));
-        const status = await k.releaseStatus("api", "api-dev");
+        const status = await k.releaseStatus("api", environmentNamespace("dev"));
         return `killed while ${pending}; left: the state lock and release ${stuck.status}; the next deploy job: recover-state unlocked=${found.unlocked}, recover-releases recovered=${found.recovered}, cdktf deploy dev: ${note(recovered)}; release ${status?.status}, revision ${status?.version}`;
       },
       (s) => s,
@@ -684,7 +699,7 @@ async function rehearseDrift(ctx: PlatformContext, vars: Vars): Promise<void> {
   await steps.run(
     "drift: a kubectl edit of dev's image is reported by the drift path",
     async () => {
-      const dep = await releaseDeployment(k, "api-dev", "api");
+      const dep = await releaseDeployment(k, environmentNamespace("dev"), "api");
       const container = dep.spec.template.spec.containers[0]!;
       const edited = `${container.image.replace(/:[^:]+$/, "")}:sha-${"f".repeat(40)}`;
       await k.kubectlOk([
@@ -693,7 +708,7 @@ async function rehearseDrift(ctx: PlatformContext, vars: Vars): Promise<void> {
         `deployment/${dep.metadata.name}`,
         `${container.name}=${edited}`,
         "-n",
-        "api-dev",
+        environmentNamespace("dev"),
       ]);
       try {
         const plain = await commands.replan("dev");
@@ -723,7 +738,7 @@ async function rehearseDrift(ctx: PlatformContext, vars: Vars): Promise<void> {
           `deployment/${dep.metadata.name}`,
           `${container.name}=${container.image}`,
           "-n",
-          "api-dev",
+          environmentNamespace("dev"),
         ]);
       }
     },

@@ -11,6 +11,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stateKey as sharedStateKey } from "../../config/names";
 import { REPO_ROOT, TOOLS, TOOLS_DIR, terraformEnv, tool } from "../toolchain";
 import { rehearsalBinaries, startLocalCluster } from "./cluster/start";
 import { DeliveryCommands } from "./delivery";
@@ -292,7 +293,7 @@ export async function rehearse(
       lockObject?: boolean;
       error?: string;
     };
-    const stateKey = "shared/terraform.tfstate";
+    const stateKey = sharedStateKey("shared");
     const before = await steps.run(
       "state object: versioned, encrypted with the bootstrap key",
       async () => {
