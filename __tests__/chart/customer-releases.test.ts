@@ -68,7 +68,7 @@ describe("customer releases, as the stacks synthesize them", () => {
     },
   );
 
-  it.each(["api-dev-acme", "api-prod-acme"])("%s: keeps INVARIANTS.md 21-28, 37 and 38", (ns) => {
+  it.each(["api-dev-acme", "api-prod-acme"])("%s: keeps invariants 21-28, 37 and 38", (ns) => {
     const docs = rendered.get(ns) ?? [];
     const env = ns.startsWith("api-prod") ? "prod" : "dev";
     const violations = Object.entries(INVARIANT_CHECKS).flatMap(([n, check]) =>

@@ -14,7 +14,7 @@ export { ENVIRONMENTS };
 /** An application environment. */
 export type Environment = EnvironmentName;
 
-/** Fewest replicas each environment must run (INVARIANTS.md 27 asks >= 2 in prod). */
+/** Fewest replicas each environment must run (docs/invariants.md 27: >= 2 in prod). */
 export const MIN_REPLICAS: Readonly<Record<Environment, number>> = { dev: 1, prod: 2 };
 
 /**

@@ -88,7 +88,7 @@ const valueBreakers = {
   noSpread: { topologySpread: { enabled: false } },
 } satisfies Record<string, Values>;
 
-describe("INVARIANTS.md 21-28, 37 and 38 on the rendered manifests", () => {
+describe("docs/invariants.md 21-28, 37 and 38 on the rendered manifests", () => {
   const rendered = {} as Record<Environment, Manifest[]>;
   const viaValues = {} as Record<keyof typeof valueBreakers | "defaultNamespace", Manifest[]>;
 

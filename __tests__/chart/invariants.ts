@@ -1,7 +1,7 @@
 /**
- * Checkers for INVARIANTS.md 21–28, 37 and 38 on manifests rendered by `helm template`. Each
- * returns the list of violations (empty when the property holds), each naming the object and the
- * field.
+ * Checkers for docs/invariants.md 21–28, 37 and 38 on manifests rendered by `helm template`.
+ * Each returns the list of violations (empty when the property holds), each naming the object and
+ * the field.
  */
 import { parseMemory } from "../../config/rules";
 import type { Manifest } from "../helpers/helm";

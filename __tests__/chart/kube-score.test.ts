@@ -3,7 +3,9 @@ import { apiChartDir, helmTemplate, type Manifest } from "../helpers/helm";
 import { clusterVersion, ENVIRONMENTS, fixture, renderEnvironment } from "./environments";
 import { type KubeScoreResult, kubeScore } from "./kube-score";
 
-/** kube-score's view of INVARIANTS.md 37 and 38; `__tests__/chart/invariants.ts` checks more. */
+/**
+ * kube-score's view of docs/invariants.md 37 and 38; `__tests__/chart/invariants.ts` checks more.
+ */
 describe("kube-score: ephemeral-storage and network policies", () => {
   const results = new Map<string, KubeScoreResult>();
 

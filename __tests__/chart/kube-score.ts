@@ -1,7 +1,7 @@
 /**
  * Runs kube-score (installed by scripts/tools.sh, pinned there) on rendered manifests and returns
- * the findings of the checks INVARIANTS.md 37 and 38 name: ephemeral-storage requests and limits,
- * and a NetworkPolicy for each pod's ingress and egress.
+ * the findings of the checks docs/invariants.md 37 and 38 name: ephemeral-storage requests and
+ * limits, and a NetworkPolicy for each pod's ingress and egress.
  */
 import { tool } from "../../scripts/toolchain";
 import { type Manifest, runTool, toYamlStream } from "../helpers/helm";

@@ -514,7 +514,7 @@ describe("an in-cluster Prometheus (shared.monitoringNamespace)", () => {
   });
 });
 
-describe("the stacks with customers keep INVARIANTS.md 1-20 and 29", () => {
+describe("the stacks with customers keep docs/invariants.md 1-20 and 29", () => {
   it.each(Object.keys(invariants))("%s", (name) => {
     expect(invariants[name](two)).toEqual([]);
   });

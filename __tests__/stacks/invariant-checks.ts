@@ -1,7 +1,7 @@
 /**
- * Checkers for INVARIANTS.md 1-20 and 29 over synthesized stacks. Each returns the problems it finds
- * (empty when the property holds), so a test can show both that the committed stacks pass and that a
- * copy with the property broken is reported.
+ * Checkers for docs/invariants.md 1-20 and 29 over synthesized stacks. Each returns the problems it
+ * finds (empty when the property holds), so a test can show both that the committed stacks pass and
+ * that a copy with the property broken is reported.
  */
 import type { StackName } from "../../stacks/app";
 import { dataSources, resources, type Block, type StackJson } from "../helpers/synth";

@@ -1,8 +1,8 @@
 /**
- * INVARIANTS.md 1-20 and 29 on the synthesized stacks. Each invariant's checker must pass on the
- * committed stacks and must report every breakage listed for it (applied to a copy of the stacks),
- * so a checker that stopped looking would fail here. Where the configuration or a construct is the
- * first line of defence, the test shows it refusing the broken input too.
+ * docs/invariants.md 1-20 and 29 on the synthesized stacks. Each invariant's checker must pass on
+ * the committed stacks and must report every breakage listed for it (applied to a copy of the
+ * stacks), so a checker that stopped looking would fail here. Where the configuration or a
+ * construct is the first line of defence, the test shows it refusing the broken input too.
  */
 import { Testing, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 /**
- * Checks over parsed workflows (invariants 30–34 and the delivery design). Each check is a pure
- * function returning the violations it found, so a test can break a copy of a workflow and watch
- * the check report it.
+ * Checks over parsed workflows (docs/invariants.md 30–34 and the delivery design). Each check is
+ * a pure function returning the violations it found, so a test can break a copy of a workflow and
+ * watch the check report it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
