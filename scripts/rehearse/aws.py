@@ -135,6 +135,21 @@ def empty_bucket(c, bucket):
     return {"deleted": deleted}
 
 
+def root_volume_gib(ec2, ng):
+    """Size of a node's root volume: the launch template's first EBS mapping, else diskSize."""
+    template = ng.get("launchTemplate")
+    if template and template.get("id"):
+        version = template.get("version") or "$Default"
+        data = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template["id"], Versions=[version]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        for mapping in data.get("BlockDeviceMappings", []):
+            size = mapping.get("Ebs", {}).get("VolumeSize")
+            if size:
+                return int(size)
+    return int(ng.get("diskSize") or 20)
+
+
 def node_groups(c, cluster):
     eks, ec2 = c("eks"), c("ec2")
     groups = []
@@ -147,6 +162,7 @@ def node_groups(c, cluster):
         groups.append(
             {
                 "name": ng["nodegroupName"],
+                "diskSizeGiB": root_volume_gib(ec2, ng),
                 "labels": ng.get("labels", {}),
                 "taints": ng.get("taints", []),
                 "desiredSize": ng.get("scalingConfig", {}).get("desiredSize", 0),

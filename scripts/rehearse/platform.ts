@@ -15,7 +15,7 @@ import {
   type Colour,
 } from "../../config";
 import type { Clients } from "./cluster/kube";
-import { podReady, workloadPods, type KubeItem } from "./cluster/readiness";
+import { podReady, warningMessages, workloadPods, type KubeItem } from "./cluster/readiness";
 import type { LocalCluster } from "./cluster/start";
 import { DeliveryCommands, type DeployResult, type Vars } from "./delivery";
 import { planFolderObservation } from "../delivery/drift";
@@ -68,7 +68,9 @@ async function deployClean(ctx: PlatformContext, stack: string, vars: Vars): Pro
   await recover(ctx, stack, vars);
   const result = await ctx.commands.deploy(stack, vars);
   if (!result.ok) {
-    throw new Error(`cdktf deploy ${stack} exited with ${result.exitCode}:\n${userError(result)}`);
+    throw new Error(
+      `cdktf deploy ${stack} exited with ${result.exitCode}:\n${userError(result)}${await warnings(ctx, stack)}`,
+    );
   }
   if (!result.summary) throw new Error(`cdktf deploy ${stack} printed no "Apply complete!" line`);
   const changes = await ctx.commands.replan(stack);
@@ -78,6 +80,18 @@ async function deployClean(ctx: PlatformContext, stack: string, vars: Vars): Pro
     );
   }
   return result;
+}
+
+/** The namespace's latest warning events, which say why a release timed out (`kubectl get events`). */
+async function warnings(ctx: PlatformContext, stack: string): Promise<string> {
+  const ns = environmentNamespace(stack);
+  try {
+    const messages = warningMessages(await ctx.cluster.clients.getList("events", ns));
+    if (messages.length === 0) return `\nno warning events in ${ns}`;
+    return `\nwarning events in ${ns} (latest ${Math.min(messages.length, 8)}):\n  ${messages.slice(-8).join("\n  ")}`;
+  } catch (error) {
+    return `\nthe events of ${ns} could not be read: ${(error as Error).message}`;
+  }
 }
 
 /** The workflows' step before every deploy: synthesize, then recover what an interrupted deploy left. */

@@ -14,6 +14,8 @@ export interface NodeGroup {
   readonly desiredSize: number;
   readonly instanceTypes: readonly string[];
   readonly capacityType: string;
+  /** Root volume of each node (the launch template's), which kubelet reports as ephemeral storage. */
+  readonly diskSizeGiB: number;
   /** Availability zones of the node group's subnets. */
   readonly zones: readonly string[];
 }
@@ -65,6 +67,20 @@ export function capacityOf(instanceType: string | undefined): {
 }
 
 /**
+ * Ephemeral storage of a node whose root volume is `diskSizeGiB`: kubelet reports the file
+ * system as capacity and keeps back the hard eviction threshold (`nodefs.available<10%`).
+ */
+export function ephemeralStorage(diskSizeGiB: number): { capacity: string; allocatable: string } {
+  if (!Number.isInteger(diskSizeGiB) || diskSizeGiB <= 0) {
+    throw new Error(
+      `diskSizeGiB: got ${JSON.stringify(diskSizeGiB)}; allowed: a whole number of GiB above 0`,
+    );
+  }
+  const mi = diskSizeGiB * 1024;
+  return { capacity: `${mi}Mi`, allocatable: `${Math.floor(mi * 0.9)}Mi` };
+}
+
+/**
  * Node manifests for every node group, `desiredSize` nodes each, over the group's own zones
  * round-robin.
  */
@@ -82,6 +98,7 @@ export function nodeManifests(
       const capacity = capacityOf(instanceType);
       const name = `${group.name}-${zone.slice(-1)}-${i}`;
       const resources = { cpu: capacity.cpu, memory: capacity.memory, pods: String(capacity.pods) };
+      const storage = ephemeralStorage(group.diskSizeGiB);
       nodes.push({
         apiVersion: "v1",
         kind: "Node",
@@ -102,7 +119,10 @@ export function nodeManifests(
           },
         },
         spec: group.taints.length > 0 ? { taints: group.taints } : {},
-        status: { capacity: resources, allocatable: resources },
+        status: {
+          capacity: { ...resources, "ephemeral-storage": storage.capacity },
+          allocatable: { ...resources, "ephemeral-storage": storage.allocatable },
+        },
       });
     }
   }
