@@ -328,6 +328,56 @@ export function checkDeployConcurrency(wf: Json, group: string): string[] {
   return [];
 }
 
+/**
+ * Every `cdktf deploy <env>` runs with exactly `flags` (plus `--outputs-file <file>`): it deploys
+ * what the job synthesized last, so that synthesis runs in an earlier step of the job with the
+ * same environment, and no step in between changes `$GITHUB_ENV`.
+ */
+export function checkDeploysWhatWasSynthesized(wf: Json, flags: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const [id, job] of jobs(wf)) {
+    const list = steps(job);
+    list.forEach((step, i) => {
+      const run = typeof step.run === "string" ? step.run : "";
+      const match = /npx cdktf deploy (?!shared\b)(\S+)((?:\s+--?[\w-]+(?:\s+[^-\s]\S*)?)*)/.exec(
+        run,
+      );
+      if (!match) return;
+      const where = `${id}.steps[${i}] (cdktf deploy ${match[1]})`;
+      const given = match[2]!
+        .trim()
+        .split(/\s+/)
+        .filter((w) => w.startsWith("--") && w !== "--outputs-file");
+      const want = [...flags].sort();
+      if (JSON.stringify([...given].sort()) !== JSON.stringify(want)) {
+        problems.push(
+          `${where}: flags ${given.join(" ")}; want ${want.join(" ")} (and --outputs-file)`,
+        );
+      }
+      const synth = list
+        .slice(0, i)
+        .map((s, k) => ({ s, k }))
+        .filter(({ s }) => typeof s.run === "string" && /npm run --silent synth\b/.test(s.run))
+        .pop();
+      if (!synth) {
+        problems.push(`${where}: no earlier step of the job runs npm run --silent synth`);
+        return;
+      }
+      if (JSON.stringify(synth.s.env ?? {}) !== JSON.stringify(step.env ?? {})) {
+        problems.push(
+          `${where}: synthesized by ${id}.steps[${synth.k}] with env ${JSON.stringify(synth.s.env ?? {})}, deployed with ${JSON.stringify(step.env ?? {})}`,
+        );
+      }
+      for (const between of list.slice(synth.k + 1, i)) {
+        if (typeof between.run === "string" && between.run.includes("GITHUB_ENV")) {
+          problems.push(`${where}: a step between the synthesis and the deploy writes $GITHUB_ENV`);
+        }
+      }
+    });
+  }
+  return problems;
+}
+
 /** Every `npm run <script>` in a run step names a script of package.json. */
 export function checkNpmScripts(wf: Json, scripts: Readonly<Record<string, string>>): string[] {
   const problems: string[] = [];

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkov, readSkipFile, unaccepted, type SkipFile } from "../helpers/checkov";
+import { DEPLOY_FLAGS } from "../../scripts/rehearse/delivery";
 import {
   actionSteps,
   checkAlertJob,
@@ -13,6 +14,7 @@ import {
   checkIdTokenScope,
   checkNoEventInRun,
   checkNoPrivilegedTriggers,
+  checkDeploysWhatWasSynthesized,
   checkNpmScripts,
   checkPinnedActions,
   checkProdDeploy,
@@ -95,6 +97,9 @@ describe.each(workflows.map((w) => [w.file, w] as const))(
     });
     it("runs only npm scripts that package.json defines", () => {
       expect(checkNpmScripts(wf.data, packageScripts)).toEqual([]);
+    });
+    it("deploys an environment with the rehearsal's flags, what the job synthesized with the same env", () => {
+      expect(checkDeploysWhatWasSynthesized(wf.data, DEPLOY_FLAGS)).toEqual([]);
     });
   },
 );
@@ -232,6 +237,36 @@ describe("each check reports a broken workflow", () => {
     (wf.concurrency as Json)["cancel-in-progress"] = true;
     expect(checkDeployConcurrency(wf, "deploy-dev")).toHaveLength(1);
     expect(checkDeployConcurrency(copy("deploy-dev.yml"), "deploy-prod")).toHaveLength(1);
+  });
+  it("deploys: other flags, a synthesis with another env, $GITHUB_ENV changed in between", () => {
+    const wf = copy("deploy-dev.yml");
+    const list = steps(job(wf, "deploy"));
+    const at = list.findIndex((s) => /cdktf deploy dev/.test(String(s.run)));
+    const deploy = list[at]!;
+    const run = String(deploy.run);
+    deploy.run = run.replace(" --skip-synth", "");
+    expect(checkDeploysWhatWasSynthesized(wf, DEPLOY_FLAGS)).toEqual([
+      `deploy.steps[${at}] (cdktf deploy dev): flags --auto-approve --ignore-missing-stack-dependencies; want --auto-approve --ignore-missing-stack-dependencies --skip-synth (and --outputs-file)`,
+    ]);
+    deploy.run = run;
+    (deploy.env as Json).IMAGE_TAG_DEV = "sha-other";
+    expect(checkDeploysWhatWasSynthesized(wf, DEPLOY_FLAGS)[0]).toMatch(
+      /synthesized by deploy\.steps\[\d+\] with env .*deployed with .*sha-other/,
+    );
+    (deploy.env as Json).IMAGE_TAG_DEV = "sha-${{ github.sha }}";
+    list.splice(at, 0, { run: 'echo "IMAGE_TAG_DEV=x" >> "$GITHUB_ENV"' });
+    expect(checkDeploysWhatWasSynthesized(wf, DEPLOY_FLAGS)).toEqual([
+      `deploy.steps[${at + 1}] (cdktf deploy dev): a step between the synthesis and the deploy writes $GITHUB_ENV`,
+    ]);
+    const unsynthesized = copy("rollback.yml");
+    for (const [, j] of jobs(unsynthesized)) {
+      for (const s of steps(j)) {
+        if (typeof s.run === "string") s.run = s.run.replace("npm run --silent synth", "true");
+      }
+    }
+    expect(checkDeploysWhatWasSynthesized(unsynthesized, DEPLOY_FLAGS)[0]).toMatch(
+      /no earlier step of the job runs npm run --silent synth/,
+    );
   });
   it("npm scripts: a script package.json lacks", () => {
     const wf = copy("ci.yml");

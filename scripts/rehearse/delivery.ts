@@ -1,6 +1,6 @@
 /**
  * The commands the workflows run, run the same way in the rehearsal's checkout: `npx cdktf deploy
- * <stack> --auto-approve --ignore-missing-stack-dependencies --outputs-file ...`, `npx cdktf output`,
+ * <stack>` with the workflows' flags ({@link DEPLOY_FLAGS}) after `npm run synth`, `npx cdktf output`,
  * `npm run delivery -- ...` and `npm run plan:stacks`. Nothing here knows what a stack contains; a
  * re-plan after every apply proves that the deployed state is what the code says.
  */
@@ -11,6 +11,16 @@ import { failureMessage, plainLines } from "./output";
 import { plannedChanges } from "./exceptions";
 import type { Children, RunResult } from "./processes";
 import type { Workspace } from "./workspace";
+
+/**
+ * The flags of the workflows' `cdktf deploy <env>` (deploy-dev, release, rollback), which deploy
+ * what their recover step synthesized with the same environment.
+ */
+export const DEPLOY_FLAGS = [
+  "--auto-approve",
+  "--ignore-missing-stack-dependencies",
+  "--skip-synth",
+] as const;
 
 /** Variables a workflow step sets (`IMAGE_TAG_DEV`, `ACTIVE_COLOUR_PROD`, ...). */
 export type Vars = Readonly<Record<string, string>>;
@@ -94,16 +104,7 @@ export class DeliveryCommands {
     const outputsFile = join(this.ws.dir, `outputs-${stack}-${++this.runs}.json`);
     const { child, result } = this.children.start(
       "npx",
-      [
-        "cdktf",
-        "deploy",
-        stack,
-        "--auto-approve",
-        "--ignore-missing-stack-dependencies",
-        "--outputs-file",
-        outputsFile,
-        ...this.cdktfArgs,
-      ],
+      ["cdktf", "deploy", stack, ...DEPLOY_FLAGS, "--outputs-file", outputsFile, ...this.cdktfArgs],
       { cwd: this.ws.dir, env: this.env(vars), onOutput: this.stream },
     );
     return {
