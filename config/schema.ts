@@ -344,8 +344,11 @@ export function apiSettingsSchema(env: EnvironmentName) {
        * configuration carries the active colour's tag here (customer releases follow it).
        */
       imageTag: imageTagSchema,
-      /** How long Helm waits for the release to become ready before rolling back, in seconds. */
-      helmTimeoutSeconds: whole(60, 3600, "allowed: 60-3600 seconds"),
+      /**
+       * How long Helm waits for the release to become ready before rolling back, in seconds. Leave
+       * room for image pulls and node scale-up on a real cluster; the committed values are 300/600.
+       */
+      helmTimeoutSeconds: whole(30, 3600, "allowed: 30-3600 seconds"),
       /**
        * How a new version reaches traffic: `rolling` upgrades the one release in place; `blue-green`
        * runs two colour releases and moves a stable Service between them (docs/blue-green.md).

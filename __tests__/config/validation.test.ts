@@ -245,9 +245,9 @@ const badSettings: Array<[string, (s: Settings) => void, string, RegExp]> = [
   ],
   [
     "a Helm timeout below a minute",
-    (s) => (s.environments.prod.api.helmTimeoutSeconds = 30),
+    (s) => (s.environments.prod.api.helmTimeoutSeconds = 29),
     "environments.prod.api.helmTimeoutSeconds",
-    /60-3600/,
+    /30-3600/,
   ],
   [
     "an account id written as a number",

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   colourRelease,
+  customerNamespace,
   environmentNamespace,
   liveService,
   WORKLOAD_ENV_LABEL,
@@ -22,7 +23,7 @@ import { planFolderObservation } from "../delivery/drift";
 import type { Differences } from "./exceptions";
 import { errorBlocks } from "./output";
 import { waitFor } from "./processes";
-import type { Steps } from "./steps";
+import { StepFailure, type Steps } from "./steps";
 import type { Workspace } from "./workspace";
 
 /** What the platform phase needs from the rehearsal. */
@@ -43,7 +44,7 @@ export interface PlatformContext {
 }
 
 /** The failure rehearsals' release timeout: long enough to sample, short enough for CI. */
-const FAILURE_TIMEOUT_SECONDS = 60;
+const FAILURE_TIMEOUT_SECONDS = 30;
 /** A customer the rehearsal adds and removes, as a developer would in `config/settings.ts`. */
 const CUSTOMER = { id: "rehearsal-co", displayName: "Rehearsal Co" };
 
@@ -65,8 +66,7 @@ export function userError(result: DeployResult): string {
 
 /** Deploys, expects success with terraform's `Apply complete!`, then re-plans to nothing. */
 async function deployClean(ctx: PlatformContext, stack: string, vars: Vars): Promise<DeployResult> {
-  await recover(ctx, stack, vars);
-  const result = await ctx.commands.deploy(stack, vars);
+  const result = await deployJob(ctx, stack, vars);
   if (!result.ok) {
     throw new Error(
       `cdktf deploy ${stack} exited with ${result.exitCode}:\n${userError(result)}${await warnings(ctx, stack)}`,
@@ -92,6 +92,15 @@ async function warnings(ctx: PlatformContext, stack: string): Promise<string> {
   } catch (error) {
     return `\nthe events of ${ns} could not be read: ${(error as Error).message}`;
   }
+}
+
+/**
+ * A deploy job's two steps: the recover step (which synthesizes with the job's variables), then
+ * `cdktf deploy --skip-synth` of what it synthesized.
+ */
+async function deployJob(ctx: PlatformContext, stack: string, vars: Vars): Promise<DeployResult> {
+  await recover(ctx, stack, vars);
+  return ctx.commands.deploy(stack, vars);
 }
 
 /** The workflows' step before every deploy: synthesize, then recover what an interrupted deploy left. */
@@ -247,9 +256,21 @@ function sampleServing(k: Clients, ns: string, want: number) {
 }
 
 /** Awaits both; rethrows the first failure only once both have finished. */
-async function both(a: Promise<void>, b: Promise<void>): Promise<void> {
-  const results = await Promise.allSettled([a, b]);
-  for (const r of results) if (r.status === "rejected") throw r.reason;
+/** Waits for both flows; the first failure is thrown, a second one is printed so it is not lost. */
+async function both(
+  print: (line: string) => void,
+  a: Promise<void>,
+  b: Promise<void>,
+): Promise<void> {
+  const failures = (await Promise.allSettled([a, b])).flatMap((r) =>
+    r.status === "rejected" ? [r.reason as unknown] : [],
+  );
+  for (const extra of failures.slice(1)) {
+    const text =
+      extra instanceof StepFailure ? `step "${extra.step}":\n${extra.detail}` : String(extra);
+    print(`\nrehearse: the other flow failed too, at ${text}`);
+  }
+  if (failures.length > 0) throw failures[0];
 }
 
 /**
@@ -282,9 +303,8 @@ export async function rehearsePlatform(ctx: PlatformContext): Promise<void> {
       },
       (s) => s,
     );
-    await rehearseCustomers(ctx, devVars(head));
-    await rehearseFailures(ctx, devVars, head);
     await rehearseDrift(ctx, devVars(head));
+    await rehearseFailures(ctx, devVars, head);
   };
 
   const prodFlows = async () => {
@@ -305,14 +325,19 @@ export async function rehearsePlatform(ctx: PlatformContext): Promise<void> {
       },
       (s) => s,
     );
-    await rehearseRelease(prod);
+    await rehearseCustomers(prod, "prod", {});
+    const released = await rehearseRelease(prod);
+    // One failure runs in prod's flow, beside dev's: the rehearsal's critical path is dev's.
+    await withFailureTimeout(prod, "prod", released, () =>
+      podSecurityFailure(prod, "prod", released),
+    );
   };
 
-  await both(devFlows(), prodFlows());
+  await both(ctx.print, devFlows(), prodFlows());
 }
 
 /** release.yml's blue/green steps, then rollback.yml, with the serving colour sampled throughout. */
-async function rehearseRelease(ctx: PlatformContext): Promise<void> {
+async function rehearseRelease(ctx: PlatformContext): Promise<Vars> {
   const { steps, commands } = ctx;
   const k = ctx.cluster.clients;
   const tag = `release-${ctx.appVersion}-rc.1`;
@@ -413,17 +438,22 @@ async function rehearseRelease(ctx: PlatformContext): Promise<void> {
       (s) => s,
     );
   }
+  return vars;
 }
 
-/** A customer added and removed in `config/settings.ts`, planned and applied as CI does. */
-async function rehearseCustomers(ctx: PlatformContext, vars: Vars): Promise<void> {
+/**
+ * A customer added to one environment and removed in `config/settings.ts`, planned and applied as
+ * CI does. prod's flow runs it (before the release, whose deploys change the colours' tags), so
+ * that it runs beside dev's failure rehearsals.
+ */
+async function rehearseCustomers(ctx: PlatformContext, env: string, vars: Vars): Promise<void> {
   const { steps, commands, ws } = ctx;
   const k = ctx.cluster.clients;
-  const ns = `api-dev-${CUSTOMER.id}`;
+  const ns = customerNamespace(env, CUSTOMER.id);
   const plan = async (): Promise<{ address: string; actions: string[] }[]> => {
     const dir = join(ws.dir, "rehearse-plans");
-    await commands.must("npm", ["run", "--silent", "plan:stacks", "--", dir, "dev"], vars);
-    const json = JSON.parse(readFileSync(join(dir, "dev.json"), "utf8")) as {
+    await commands.must("npm", ["run", "--silent", "plan:stacks", "--", dir, env], vars);
+    const json = JSON.parse(readFileSync(join(dir, `${env}.json`), "utf8")) as {
       resource_changes?: { address: string; change: { actions: string[] } }[];
     };
     return (json.resource_changes ?? [])
@@ -434,10 +464,10 @@ async function rehearseCustomers(ctx: PlatformContext, vars: Vars): Promise<void
     address.includes(`Customer-${CUSTOMER.id}`) || address.includes(CUSTOMER.id);
 
   ws.editSettings(
-    `settings.customers = [{ id: ${JSON.stringify(CUSTOMER.id)}, displayName: ${JSON.stringify(CUSTOMER.displayName)}, environments: { dev: { enabled: true, replicas: 2, message: "Hello from the rehearsal" } } }];`,
+    `settings.customers = [{ id: ${JSON.stringify(CUSTOMER.id)}, displayName: ${JSON.stringify(CUSTOMER.displayName)}, environments: { ${env}: { enabled: true, message: "Hello from the rehearsal" } } }];`,
   );
   await steps.run(
-    "customers: adding one plans only its own resources (npm run plan:stacks)",
+    `customers: adding one to ${env} plans only its own resources (npm run plan:stacks)`,
     async () => {
       const changes = await plan();
       const others = changes.filter((c) => !ours(c.address) || c.actions.join() !== "create");
@@ -452,9 +482,9 @@ async function rehearseCustomers(ctx: PlatformContext, vars: Vars): Promise<void
     (s) => s,
   );
   await steps.run(
-    "customers: cdktf deploy dev creates its namespace, quota, policies and release",
+    `customers: cdktf deploy ${env} creates its namespace, quota, policies and release`,
     async () => {
-      const result = await deployClean(ctx, "dev", vars);
+      const result = await deployClean(ctx, env, vars);
       const kinds = [];
       for (const kind of ["resourcequota", "limitrange", "networkpolicy"]) {
         const list = await k.getList(kind, ns);
@@ -465,7 +495,7 @@ async function rehearseCustomers(ctx: PlatformContext, vars: Vars): Promise<void
       if (nsObj.metadata.labels?.["pod-security.kubernetes.io/enforce"] !== "restricted") {
         throw new Error(`${ns} does not enforce Pod Security restricted`);
       }
-      return `${note(result)}; ${kinds.join(", ")}; ${await checkRelease(ctx, "dev", ns, "api")}`;
+      return `${note(result)}; ${kinds.join(", ")}; ${await checkRelease(ctx, env, ns, "api")}`;
     },
     (s) => s,
   );
@@ -486,9 +516,9 @@ async function rehearseCustomers(ctx: PlatformContext, vars: Vars): Promise<void
     (s) => s,
   );
   await steps.run(
-    "customers: cdktf deploy dev destroys exactly them",
+    `customers: cdktf deploy ${env} destroys exactly them`,
     async () => {
-      const result = await deployClean(ctx, "dev", vars);
+      const result = await deployClean(ctx, env, vars);
       await waitFor(
         `namespace ${ns} to be gone`,
         async () => ((await k.kubectl(["get", "namespace", ns])).status !== 0 ? true : undefined),
@@ -536,25 +566,75 @@ async function sampleReady<T>(
   }
 }
 
+/** A chart change that breaks Pod Security: the server refuses the pods, the release rolls back. */
+async function podSecurityFailure(ctx: PlatformContext, env: string, vars: Vars): Promise<void> {
+  const { steps, ws } = ctx;
+  const k = ctx.cluster.clients;
+  const ns = environmentNamespace(env);
+  await steps.run(
+    `failure (${env}): a chart change that breaks Pod Security`,
+    async () => {
+      ws.edit("helm/api/templates/deployment.yaml", (t) =>
+        t.replace(/allowPrivilegeEscalation: false/g, "allowPrivilegeEscalation: true"),
+      );
+      try {
+        const result = await deployJob(ctx, env, vars);
+        if (result.ok)
+          throw new Error("cdktf deploy succeeded with pods that violate Pod Security restricted");
+        const seen = userError(result);
+        const events = await k.getList("events", ns);
+        const refused = events.items
+          .map((e) => (e as unknown as { message?: string }).message ?? "")
+          .find((m) => /violates PodSecurity "restricted/.test(m));
+        if (!refused)
+          throw new Error(`no Pod Security refusal among the events; user sees:\n${seen}`);
+        return `exit ${result.exitCode}; user sees:\n${seen}\nthe server: ${refused}`;
+      } finally {
+        ws.restore("helm/api/templates/deployment.yaml");
+      }
+    },
+    (s) => s,
+  );
+}
+
+/**
+ * Runs `body` with the environment's Helm timeout at the failure rehearsals' (a settings change,
+ * applied first), then brings back the committed settings in the checkout. The environment keeps
+ * the short timeout until the destroy that follows.
+ */
+async function withFailureTimeout(
+  ctx: PlatformContext,
+  env: string,
+  vars: Vars,
+  body: () => Promise<void>,
+): Promise<void> {
+  ctx.differences.use("failure-timeout");
+  ctx.differences.use("injected-faults");
+  ctx.ws.editSettings(
+    `settings.environments.${env}.api.helmTimeoutSeconds = ${FAILURE_TIMEOUT_SECONDS};`,
+  );
+  try {
+    await ctx.steps.run(
+      `${env}: timeout ${FAILURE_TIMEOUT_SECONDS} s for the failure rehearsals (a settings change, applied)`,
+      async () => note(await deployClean(ctx, env, vars)),
+      (s) => s,
+    );
+    await body();
+  } finally {
+    ctx.ws.restore();
+  }
+}
+
 /** Failures a user meets, through `cdktf deploy`, each with the message the job log shows. */
 async function rehearseFailures(
   ctx: PlatformContext,
   devVars: (commit: string) => Vars,
   head: string,
 ): Promise<void> {
-  const { steps, commands, ws } = ctx;
+  const { steps, commands } = ctx;
   const k = ctx.cluster.clients;
   const broken = devVars("0".repeat(39) + "1");
-  ctx.differences.use("failure-timeout");
-  ctx.differences.use("injected-faults");
-  ws.editSettings(`settings.environments.dev.api.helmTimeoutSeconds = ${FAILURE_TIMEOUT_SECONDS};`);
-  try {
-    await steps.run(
-      `timeout ${FAILURE_TIMEOUT_SECONDS} s for the failure rehearsals (a settings change, applied)`,
-      async () => note(await deployClean(ctx, "dev", devVars(head))),
-      (s) => s,
-    );
-
+  await withFailureTimeout(ctx, "dev", devVars(head), async () => {
     await steps.run(
       "failure: an upgrade that never becomes ready is rolled back by atomic",
       async () => {
@@ -570,7 +650,7 @@ async function rehearseFailures(
             min,
             samples,
           } = await sampleReady(k, environmentNamespace("dev"), "api", () =>
-            commands.deploy("dev", broken),
+            deployJob(ctx, "dev", broken),
           );
           if (result.ok)
             throw new Error("cdktf deploy succeeded with pods that never became ready");
@@ -593,33 +673,6 @@ async function rehearseFailures(
     );
 
     await steps.run(
-      "failure: a chart change that breaks Pod Security",
-      async () => {
-        ws.edit("helm/api/templates/deployment.yaml", (t) =>
-          t.replace(/allowPrivilegeEscalation: false/g, "allowPrivilegeEscalation: true"),
-        );
-        try {
-          const result = await commands.deploy("dev", devVars(head));
-          if (result.ok)
-            throw new Error(
-              "cdktf deploy succeeded with pods that violate Pod Security restricted",
-            );
-          const seen = userError(result);
-          const events = await k.getList("events", environmentNamespace("dev"));
-          const refused = events.items
-            .map((e) => (e as unknown as { message?: string }).message ?? "")
-            .find((m) => /violates PodSecurity "restricted/.test(m));
-          if (!refused)
-            throw new Error(`no Pod Security refusal among the events; user sees:\n${seen}`);
-          return `exit ${result.exitCode}; user sees:\n${seen}\nthe server: ${refused}`;
-        } finally {
-          ws.restore("helm/api/templates/deployment.yaml");
-        }
-      },
-      (s) => s,
-    );
-
-    await steps.run(
       "failure: a quota too small for the release",
       async () => {
         const dep = await releaseDeployment(k, environmentNamespace("dev"), "api");
@@ -633,7 +686,7 @@ async function rehearseFailures(
         };
         await k.kubectlOk(["apply", "-f", "-"], JSON.stringify(quota));
         try {
-          const result = await commands.deploy("dev", broken);
+          const result = await deployJob(ctx, "dev", broken);
           if (result.ok) throw new Error("cdktf deploy succeeded although the quota has no room");
           const seen = userError(result);
           const events = await k.getList("events", environmentNamespace("dev"));
@@ -664,6 +717,7 @@ async function rehearseFailures(
         await k.kubectlOk(["taint", "nodes", ...nodes, "rehearse/full=true:NoSchedule"]);
         let pending: string;
         try {
+          await recover(ctx, "dev", broken);
           const { child, result } = commands.startDeploy("dev", broken);
           pending = await waitFor(
             "the helm upgrade to start (release status pending-upgrade)",
@@ -693,14 +747,7 @@ async function rehearseFailures(
       },
       (s) => s,
     );
-  } finally {
-    ws.restore();
-  }
-  await steps.run(
-    "the committed timeout again",
-    async () => note(await deployClean(ctx, "dev", devVars(head))),
-    (s) => s,
-  );
+  });
 }
 
 const head = (vars: Vars) => vars.GIT_SHA ?? "unknown";

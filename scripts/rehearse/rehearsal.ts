@@ -277,10 +277,11 @@ export async function rehearse(
     ) as Record<string, { value: string }>
   ).state_bucket_kms_key_arn.value;
   const checks = options.platform === undefined;
-  if (checks) await replan("bootstrap");
-  await deploy("shared");
+  // bootstrap's re-plan reads only bootstrap's state: it runs while shared deploys.
+  await Promise.all([checks ? replan("bootstrap") : undefined, deploy("shared")]);
 
-  if (checks) {
+  const sharedChecks = async () => {
+    if (!checks) return;
     type StateObject = {
       exists: boolean;
       versioning?: string;
@@ -405,7 +406,7 @@ export async function rehearse(
     );
 
     await replan("shared");
-  }
+  };
 
   const sharedOutputs = JSON.parse(
     (await mustRun("terraform", ["output", "-json"], stackDir("shared"))).stdout,
@@ -413,14 +414,18 @@ export async function rehearse(
   const clusterName = String(sharedOutputs.cluster_name?.value ?? "");
   differences.use("kwok-nodes");
   differences.use("fake-load-balancer");
-  const cluster = await startLocalCluster({
-    steps,
-    children,
-    cleanup,
-    workdir,
-    region,
-    describeNodeGroups: () => aws("node-groups", clusterName),
-  });
+  // The lock and re-plan checks touch only shared's state; the local cluster starts meanwhile.
+  const [, cluster] = await Promise.all([
+    sharedChecks(),
+    startLocalCluster({
+      steps,
+      children,
+      cleanup,
+      workdir,
+      region,
+      describeNodeGroups: () => aws("node-groups", clusterName),
+    }),
+  ]);
   differences.use("local-cluster-target");
   const platformEnv: NodeJS.ProcessEnv = {
     ...tfEnv(localClusterVars(cluster.kubeconfig)),
